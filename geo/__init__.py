@@ -1,0 +1,1 @@
+"""The spatial core of Yizhan: layers, coordinates, assignment, nearest stations."""

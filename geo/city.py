@@ -1,0 +1,130 @@
+"""A loaded city: the validated layers of its data pack plus the spatial indexes built on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo import crs as gcrs
+from geo.layers import AMENITIES, Pack, read_pack
+from geo.lines import LineIndex, build_line_index
+from geo.lookup import GridLookup, build_grid_lookup
+from geo.nearest import StationIndex
+
+
+@dataclass
+class City:
+    """Reference layers in WGS84 (grid sorted by ``grid_code``) and their indexes.
+
+    Indexes are built once, on first use (``warm()`` builds them all, e.g. at service start).
+    """
+
+    pack: Pack
+    lookup_pixel_m: float = 10.0
+    segment_m: float = 25.0
+
+    @property
+    def name(self) -> str:
+        return self.pack.name
+
+    @property
+    def metric_crs(self) -> str:
+        return self.pack.metric_crs
+
+    @property
+    def stations(self) -> gpd.GeoDataFrame:
+        return self.pack.stations
+
+    @property
+    def grid(self) -> gpd.GeoDataFrame:
+        return self.pack.grid
+
+    @property
+    def subdistricts(self) -> gpd.GeoDataFrame:
+        return self.pack.subdistricts
+
+    @property
+    def streets(self) -> gpd.GeoDataFrame:
+        return self.pack.streets
+
+    @property
+    def categories(self) -> pd.DataFrame:
+        return self.pack.categories
+
+    @cached_property
+    def grid_lookup(self) -> GridLookup:
+        """Raster + STRtree point-in-grid lookup (lon/lat)."""
+        return build_grid_lookup(self.grid.geometry.array, pixel_m=self.lookup_pixel_m)
+
+    @cached_property
+    def subdistrict_tree(self) -> shapely.STRtree:
+        return shapely.STRtree(self.subdistricts.geometry.array)
+
+    @cached_property
+    def street_index(self) -> LineIndex:
+        """Nearest-street index in the metric CRS."""
+        lines = self.streets.to_crs(self.metric_crs).geometry.array
+        return build_line_index(lines, max_segment_m=self.segment_m)
+
+    @cached_property
+    def station_xy(self) -> tuple[np.ndarray, np.ndarray]:
+        pts = self.stations.geometry.array
+        return gcrs.project(shapely.get_x(pts), shapely.get_y(pts), self.metric_crs)
+
+    @cached_property
+    def station_index(self) -> StationIndex:
+        """Nearest-station index in the metric CRS, with amenity/status/hours filters."""
+        x, y = self.station_xy
+        return StationIndex(
+            x,
+            y,
+            amenities=self.stations["amenities"].tolist(),
+            status=self.stations["status"].tolist(),
+            opening_hours=self.stations["opening_hours"].tolist(),
+            amenity_codes=list(AMENITIES),
+        )
+
+    @cached_property
+    def grid_codes(self) -> np.ndarray:
+        return self.grid["grid_code"].to_numpy(dtype=object)
+
+    @cached_property
+    def grid_subdistricts(self) -> np.ndarray:
+        return self.grid["subdistrict_code"].to_numpy(dtype=object)
+
+    def warm(self) -> City:
+        """Build every index now."""
+        for name in ("grid_lookup", "subdistrict_tree", "street_index", "station_index"):
+            getattr(self, name)
+        return self
+
+    def to_metric(self, lon, lat):
+        """WGS84 lon/lat to metres in the city's metric CRS."""
+        return gcrs.project(lon, lat, self.metric_crs)
+
+
+def load_city(
+    folder: str | Path | None = None,
+    *,
+    metric_crs: str | None = None,
+    lookup_pixel_m: float = 10.0,
+) -> City:
+    """Read, validate and index a city data pack (the shipped demo city by default).
+
+    Raises
+    ------
+    InvalidLayer
+        Listing every problem in the pack.
+    """
+    if folder is None:
+        from data import DEMO_DIR
+
+        folder = DEMO_DIR
+    pack = read_pack(folder, metric_crs=metric_crs)
+    return City(pack=pack, lookup_pixel_m=lookup_pixel_m)

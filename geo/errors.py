@@ -1,0 +1,27 @@
+"""Domain errors raised by ``geo``: ``api`` maps each to one HTTP status, the CLI to one line."""
+
+
+class YizhanError(Exception):
+    """Base class: the message names the argument and the value."""
+
+
+class InvalidLayer(YizhanError):
+    """A layer or data pack breaks a rule (missing CRS, bad polygon, duplicate id, ...)."""
+
+    def __init__(self, problems: list[str] | str):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        count = len(self.problems)
+        head = self.problems[0] if count == 1 else f"{count} problems:\n" + "\n".join(self.problems)
+        super().__init__(head)
+
+
+class UnknownCRS(YizhanError):
+    """A ``crs`` argument that is none of wgs84, gcj02, bd09 or a known ``EPSG:`` code."""
+
+
+class OutsideCity(YizhanError):
+    """A position that the operation needs inside the city lies outside it."""
+
+
+class InvalidInput(YizhanError):
+    """An argument or an input value that cannot be used (bad amenity code, bad time, ...)."""

@@ -1,0 +1,164 @@
+"""Read point tables and write results in the format their file suffix names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo import crs as gcrs
+from geo.errors import InvalidInput, InvalidLayer
+from geo.layers import read_vector
+
+WRITERS = {".csv": "CSV", ".geojson": "GeoJSON", ".gpkg": "GPKG", ".parquet": "GeoParquet"}
+TABLE_WRITERS = {**WRITERS, ".xlsx": "Excel"}
+
+
+def output_format(path: str | Path, *, tables: bool = False) -> str:
+    """The format for an output path, from its suffix; raise InvalidInput if unsupported."""
+    suffix = Path(path).suffix.lower()
+    known = TABLE_WRITERS if tables else WRITERS
+    if suffix not in known:
+        raise InvalidInput(
+            f"output {str(path)!r}: unsupported suffix {suffix or '(none)'!r}; "
+            f"use one of {', '.join(known)}"
+        )
+    return known[suffix]
+
+
+def write_frame(frame: pd.DataFrame, path: str | Path, *, layer: str | None = None) -> Path:
+    """Write ``frame`` (a GeoDataFrame or a plain table) to ``path``, format from the suffix.
+
+    A GeoDataFrame written to CSV gets ``lon``/``lat`` columns for point geometries; a plain table
+    written to a spatial format is refused.
+    """
+    path = Path(path)
+    fmt = output_format(path, tables=True)
+    if path.parent and not path.parent.exists():
+        raise InvalidInput(f"output {str(path)!r}: folder {str(path.parent)!r} does not exist")
+    is_geo = isinstance(frame, gpd.GeoDataFrame)
+    if fmt in ("CSV", "Excel"):
+        table = pd.DataFrame(frame)
+        if is_geo:
+            geom = frame.geometry
+            if geom.geom_type.isin(["Point", None]).all():
+                table["lon"], table["lat"] = geom.x, geom.y
+            else:
+                table["wkt"] = geom.to_wkt()
+            table = table.drop(columns=[frame.geometry.name])
+        table = table.map(_plain) if len(table) else table
+        if fmt == "CSV":
+            table.to_csv(path, index=False)
+        else:
+            table.to_excel(path, index=False)
+        return path
+    if not is_geo:
+        raise InvalidInput(f"output {str(path)!r}: {fmt} needs geometries; use .csv or .xlsx")
+    frame = frame.copy()
+    for column in frame.columns:
+        if column != frame.geometry.name and frame[column].dtype == object:
+            frame[column] = frame[column].map(_plain)
+    if path.exists():
+        path.unlink()
+    if fmt == "GeoParquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_file(path, driver=fmt, engine="pyogrio", layer=layer or path.stem)
+    return path
+
+
+def read_points(
+    path: str | Path, *, crs: str | None = None
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """Read a table of points for batch work.
+
+    CSV: columns ``lon`` and ``lat`` in ``crs`` (default WGS84), every column kept as text. Any
+    vector file: point geometries in the file's CRS; with ``crs`` gcj02/bd09 the (geographic)
+    coordinates are read as that offset datum.
+
+    Returns
+    -------
+    (table, lon, lat, problem)
+        The attribute table, WGS84 lon/lat (NaN where unusable) and a ``problem`` string per row
+        (empty when fine).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InvalidInput(f"input {str(path)!r} does not exist")
+    if path.suffix.lower() == ".csv":
+        return _read_csv(path, crs)
+    frame = read_vector(path, crs=None) if crs in (None, "wgs84") else _read_offset(path, crs)
+    geom = frame.geometry
+    table = pd.DataFrame(frame.drop(columns=[geom.name]))
+    problem = np.full(len(frame), "", dtype=object)
+    is_point = np.asarray(geom.geom_type == "Point")
+    problem[~is_point] = "geometry is not a point"
+    lon = np.where(is_point, geom.x.where(is_point), np.nan).astype(float)
+    lat = np.where(is_point, geom.y.where(is_point), np.nan).astype(float)
+    return table, lon, lat, problem
+
+
+def _read_offset(path: Path, crs: str) -> gpd.GeoDataFrame:
+    name = gcrs.parse_crs(crs)
+    frame = gpd.read_file(path, engine="pyogrio")
+    if name.startswith("EPSG:"):
+        frame = frame.set_crs(name, allow_override=True).to_crs(4326)
+        return frame
+    if frame.crs is not None and frame.crs.to_epsg() not in (4326, 4490):
+        raise InvalidLayer(
+            f"{path.name}: --crs {crs} applies to lon/lat coordinates, but the file is in "
+            f"{frame.crs.to_string()}"
+        )
+    geom = frame.geometry
+    is_point = geom.geom_type == "Point"
+    x = np.where(is_point, geom.x.where(is_point), np.nan).astype(float)
+    y = np.where(is_point, geom.y.where(is_point), np.nan).astype(float)
+    wx, wy = gcrs.to_wgs84(x, y, crs=name)
+    keep = np.where(is_point, gpd.points_from_xy(wx, wy), geom.array)
+    return gpd.GeoDataFrame(frame.drop(columns=[geom.name]), geometry=keep, crs=4326)
+
+
+def _read_csv(path: Path, crs: str | None):
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InvalidLayer(f"{path.name}: cannot be read as CSV ({exc})") from None
+    missing = [c for c in ("lon", "lat") if c not in table.columns]
+    if missing:
+        raise InvalidLayer(
+            f"{path.name}: missing column(s) {', '.join(missing)} (need lon and lat); "
+            f"found {', '.join(table.columns) or 'no columns'}"
+        )
+    raw_lon, raw_lat = table["lon"].str.strip(), table["lat"].str.strip()
+    lon = np.array(pd.to_numeric(raw_lon, errors="coerce"), dtype=float)
+    lat = np.array(pd.to_numeric(raw_lat, errors="coerce"), dtype=float)
+    name = gcrs.parse_crs(crs or "wgs84")
+    problem = np.full(len(table), "", dtype=object)
+    empty = (raw_lon == "") | (raw_lat == "")
+    nonnum = ~empty & ~(np.isfinite(lon) & np.isfinite(lat))
+    if name.startswith("EPSG:") and gcrs.is_projected(name):
+        wlon, wlat = gcrs.to_wgs84(lon, lat, crs=name)
+        out_range = ~empty & ~nonnum & ~gcrs.valid_lonlat(wlon, wlat)
+    else:
+        out_range = ~empty & ~nonnum & ~gcrs.valid_lonlat(lon, lat)
+    problem[empty] = "missing lon/lat"
+    problem[nonnum] = [
+        f"lon/lat {a!r}, {b!r} not numeric"
+        for a, b in zip(raw_lon[nonnum], raw_lat[nonnum], strict=True)
+    ]
+    problem[out_range] = [
+        f"lon/lat {a}, {b} out of range"
+        for a, b in zip(raw_lon[out_range], raw_lat[out_range], strict=True)
+    ]
+    bad = problem != ""
+    lon[bad], lat[bad] = np.nan, np.nan
+    wlon, wlat = gcrs.to_wgs84(lon, lat, crs=name)
+    return table, wlon, wlat, problem
+
+
+def _plain(value):
+    if isinstance(value, list | tuple | np.ndarray):
+        return ";".join(str(v) for v in value)
+    return value

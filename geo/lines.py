@@ -1,0 +1,113 @@
+"""Exact nearest line (street) for many points, vectorised with a KD-tree over short segments.
+
+Streets are cut into segments of at most ``max_segment_m``. For a point, the distance to a
+segment lies within half the segment's length of the distance to its midpoint, so after querying
+the ``k`` nearest midpoints the best exact segment distance ``d`` is proven nearest when the
+``k``-th midpoint is further than ``d + max_segment_m / 2``. The few points where that proof fails
+(crowded junctions) are answered by shapely's STRtree nearest query on the whole lines. Ties go
+to the lowest line index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from scipy.spatial import cKDTree
+
+
+@dataclass(frozen=True)
+class LineIndex:
+    """Segments of lines in a metric CRS, with a KD-tree on their midpoints."""
+
+    ax: np.ndarray
+    ay: np.ndarray
+    dx: np.ndarray
+    dy: np.ndarray
+    len2: np.ndarray
+    line: np.ndarray  # the line index of each segment
+    tree: cKDTree
+    max_segment_m: float
+    lines: np.ndarray  # the metric line geometries, for the exact fallback
+    line_tree: shapely.STRtree
+
+    def nearest(self, x, y, *, k: int = 12, workers: int = 1):
+        """Nearest line index and distance (metres) for each point; -1 and NaN for NaN input."""
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        idx = np.full(x.shape, -1, dtype=np.int64)
+        dist = np.full(x.shape, np.nan)
+        valid = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+        if valid.size == 0 or self.line.size == 0:
+            return idx, dist
+        px, py = x[valid], y[valid]
+        k = int(min(k, self.line.size))
+        mid_d, cand = self.tree.query(np.column_stack([px, py]), k=k, workers=workers)
+        if k == 1:
+            mid_d, cand = mid_d[:, None], cand[:, None]
+        d = self._segment_distance(px[:, None], py[:, None], cand)
+        best = d.min(axis=1)
+        line = np.where(d <= best[:, None], self.line[cand], np.iinfo(np.int64).max).min(axis=1)
+        proven = mid_d[:, -1] > best + self.max_segment_m / 2
+        if k == self.line.size:
+            proven[:] = True
+        redo = np.flatnonzero(~proven)
+        if redo.size:
+            line[redo], best[redo] = self.exact(px[redo], py[redo])
+        idx[valid], dist[valid] = line, best
+        return idx, dist
+
+    def exact(self, x, y):
+        """Nearest line by shapely's STRtree alone (lowest index on ties)."""
+        points = shapely.points(x, y)
+        (pt, ln), d = self.line_tree.query_nearest(points, return_distance=True, all_matches=True)
+        order = np.lexsort((ln, pt))
+        first = np.unique(pt[order], return_index=True)[1]
+        return ln[order][first].astype(np.int64), d[order][first]
+
+    def _segment_distance(self, px, py, seg):
+        ax, ay, dx, dy, len2 = (
+            self.ax[seg],
+            self.ay[seg],
+            self.dx[seg],
+            self.dy[seg],
+            self.len2[seg],
+        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = ((px - ax) * dx + (py - ay) * dy) / len2
+        t = np.clip(np.nan_to_num(t, nan=0.0), 0.0, 1.0)
+        return np.hypot(ax + t * dx - px, ay + t * dy - py)
+
+
+def build_line_index(lines, *, max_segment_m: float = 25.0) -> LineIndex:
+    """Index ``lines`` (LineString/MultiLineString in a metric CRS) for nearest queries."""
+    lines = np.asarray(lines, dtype=object)
+    parts, part_line = shapely.get_parts(lines, return_index=True)
+    coords, part = shapely.get_coordinates(parts, return_index=True)
+    same = part[1:] == part[:-1]
+    a, b = coords[:-1][same], coords[1:][same]
+    owner = part_line[part[:-1][same]]
+    length = np.hypot(*(b - a).T)
+    pieces = np.maximum(np.ceil(length / max_segment_m).astype(np.int64), 1)
+    seg = np.repeat(np.arange(length.size), pieces)
+    step = np.arange(seg.size) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    t0 = step / pieces[seg]
+    t1 = (step + 1) / pieces[seg]
+    d = b - a
+    start = a[seg] + d[seg] * t0[:, None]
+    end = a[seg] + d[seg] * t1[:, None]
+    delta = end - start
+    mid = (start + end) / 2
+    return LineIndex(
+        ax=start[:, 0].copy(),
+        ay=start[:, 1].copy(),
+        dx=delta[:, 0].copy(),
+        dy=delta[:, 1].copy(),
+        len2=(delta**2).sum(axis=1),
+        line=owner[seg].astype(np.int64),
+        tree=cKDTree(mid),
+        max_segment_m=float(max_segment_m),
+        lines=lines,
+        line_tree=shapely.STRtree(lines),
+    )
