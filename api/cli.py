@@ -195,7 +195,8 @@ def main() -> None:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "YIZHAN_" + str(first["loc"][0]).upper() if first.get("loc") else "setting"
-        err.print(f"error: {name}: {first['msg']}", markup=False, highlight=False)
+        value = first.get("input")
+        err.print(f"error: {name}={value!r}: {first['msg']}", markup=False, highlight=False)
         sys.exit(1)
     except OSError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)

@@ -259,6 +259,10 @@ def _read_layer(layer, path, manifest, problems) -> gpd.GeoDataFrame | None:
     frame = _read_file(path, layer, manifest, problems)
     if frame is None:
         return None
+    for column in (*COLUMNS[layer], *OPTIONAL_COLUMNS[layer]):
+        # Shapefile truncates field names to 10 characters: map them back
+        if column not in frame.columns and column[:10] in frame.columns:
+            frame = frame.rename(columns={column[:10]: column})
     missing = [c for c in COLUMNS[layer] if c not in frame.columns]
     if missing:
         problems.add(f"{path.name}: missing column(s) {', '.join(missing)}")
@@ -398,8 +402,8 @@ def _check_subdistricts(frame, path, problems):
 def _check_grid(frame, path, subdistricts, metric_crs, sliver_area_m2, problems):
     _check_ids(frame, path, "grid_code", problems, pattern=r"\d{14,15}", what="14 or 15 digits")
     frame["subdistrict_code"] = frame["subdistrict_code"].astype(str).str.strip()
-    codes = frame["grid_code"].to_numpy(str)
-    subs = frame["subdistrict_code"].to_numpy(str)
+    codes = frame["grid_code"].tolist()
+    subs = frame["subdistrict_code"].tolist()
     known = set(subdistricts["subdistrict_code"])
     for row in range(len(frame)):
         code, sub = codes[row], subs[row]
@@ -499,6 +503,8 @@ def _check_stations(frame, path, subdistricts, problems):
             confirmed.append(None)
             continue
         try:
+            if isinstance(value, dt.datetime):
+                value = value.date()
             confirmed.append(
                 value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
             )
