@@ -110,6 +110,7 @@ def assign(
         f"assigned {n} rows: {int(usable.sum()) - outside} in the city, {outside} outside, "
         f"{int((~usable).sum())} with problems -> {output}",
         markup=False,
+        soft_wrap=True,
         highlight=False,
     )
 

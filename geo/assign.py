@@ -41,6 +41,7 @@ def assign_points(
     *,
     crs: str = "wgs84",
     chunk_size: int = CHUNK,
+    workers: int = -1,
     progress: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Assign points to grid cell, subdistrict, nearest street and nearest open station.
@@ -55,6 +56,8 @@ def assign_points(
         ``wgs84``, ``gcj02``, ``bd09`` or ``EPSG:<code>``.
     chunk_size : int
         Points per chunk (bounds memory; ``progress`` is called after each chunk).
+    workers : int
+        Threads for the KD-tree queries (-1: all cores).
     progress : callable, optional
         Called with the number of points finished in each chunk.
 
@@ -90,7 +93,7 @@ def assign_points(
             sub = sub_row[part]
             sub[miss] = locate_exact(city.subdistrict_tree, clon[miss], clat[miss])
         x, y = city.to_metric(clon, clat)
-        street[part], street_d[part] = lines.nearest(x, y)
+        street[part], street_d[part] = lines.nearest(x, y, workers=workers)
         near = stations.query(x, y, k=1, status="open")
         station[part], station_d[part] = near.index[:, 0], near.distance_m[:, 0]
         if progress is not None:

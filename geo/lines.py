@@ -3,9 +3,11 @@
 Streets are cut into segments of at most ``max_segment_m``. For a point, the distance to a
 segment lies within half the segment's length of the distance to its midpoint, so after querying
 the ``k`` nearest midpoints the best exact segment distance ``d`` is proven nearest when the
-``k``-th midpoint is further than ``d + max_segment_m / 2``. The few points where that proof fails
-(crowded junctions) are answered by shapely's STRtree nearest query on the whole lines. Ties go
-to the lowest line index.
+``k``-th midpoint is further than ``d + max_segment_m / 2``. Points not proven with 8 midpoints
+(near junctions, or far from any street) are retried with 32, then 128; the very few left are
+answered by shapely's STRtree nearest query on the whole lines. Ties go to the lowest line index.
+On the demo city this runs about 5x faster than the STRtree query alone, which costs ~60 us a
+point on long streets (measured in ``benchmarks/assign.py``).
 """
 
 from __future__ import annotations
@@ -32,30 +34,36 @@ class LineIndex:
     lines: np.ndarray  # the metric line geometries, for the exact fallback
     line_tree: shapely.STRtree
 
-    def nearest(self, x, y, *, k: int = 12, workers: int = 1):
-        """Nearest line index and distance (metres) for each point; -1 and NaN for NaN input."""
+    def nearest(self, x, y, *, k: tuple[int, ...] = (8, 32, 128), workers: int = 1):
+        """Nearest line index and distance (metres) for each point; -1 and NaN for NaN input.
+
+        ``k`` lists the numbers of midpoints tried in turn for the points not yet proven; the
+        rest go to the exact STRtree query. ``workers`` is passed to the KD-tree (-1: all cores).
+        """
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
         idx = np.full(x.shape, -1, dtype=np.int64)
         dist = np.full(x.shape, np.nan)
-        valid = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
-        if valid.size == 0 or self.line.size == 0:
+        todo = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+        if todo.size == 0 or self.line.size == 0:
             return idx, dist
-        px, py = x[valid], y[valid]
-        k = int(min(k, self.line.size))
-        mid_d, cand = self.tree.query(np.column_stack([px, py]), k=k, workers=workers)
-        if k == 1:
-            mid_d, cand = mid_d[:, None], cand[:, None]
-        d = self._segment_distance(px[:, None], py[:, None], cand)
-        best = d.min(axis=1)
-        line = np.where(d <= best[:, None], self.line[cand], np.iinfo(np.int64).max).min(axis=1)
-        proven = mid_d[:, -1] > best + self.max_segment_m / 2
-        if k == self.line.size:
-            proven[:] = True
-        redo = np.flatnonzero(~proven)
-        if redo.size:
-            line[redo], best[redo] = self.exact(px[redo], py[redo])
-        idx[valid], dist[valid] = line, best
+        for kk in k:
+            kk = int(min(kk, self.line.size))
+            px, py = x[todo], y[todo]
+            mid_d, cand = self.tree.query(np.column_stack([px, py]), k=kk, workers=workers)
+            mid_d, cand = mid_d.reshape(todo.size, kk), cand.reshape(todo.size, kk)
+            d = self._segment_distance(px[:, None], py[:, None], cand)
+            best = d.min(axis=1)
+            big = np.iinfo(np.int64).max
+            line = np.where(d <= best[:, None], self.line[cand], big).min(axis=1)
+            proven = mid_d[:, -1] > best + self.max_segment_m / 2
+            if kk == self.line.size:
+                proven[:] = True
+            idx[todo[proven]], dist[todo[proven]] = line[proven], best[proven]
+            todo = todo[~proven]
+            if todo.size == 0:
+                return idx, dist
+        idx[todo], dist[todo] = self.exact(x[todo], y[todo])
         return idx, dist
 
     def exact(self, x, y):

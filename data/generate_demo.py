@@ -1,0 +1,1816 @@
+"""Generate the synthetic demo city pack in ``data/demo`` (江城市, a fictional city).
+
+Run from the project root: ``python data/generate_demo.py``. The output is deterministic: every
+random draw comes from ``numpy.random.default_rng`` with fixed seeds (one stream per layer),
+nothing depends on set iteration order or the clock, and two runs give byte-identical files.
+
+The city is made up -- names, admin codes, phone numbers and reporters are all fictional. It is
+placed near 114.15 E 30.55 N only so that GCJ-02 and the CGCS2000 Gauss-Kruger zone EPSG:4547
+apply. Geometry is designed in EPSG:4547 metres (in a local frame centred on the city). Shared
+boundaries and street crossings are then noded by snap-rounding on the 1e-7 degree WGS84 lattice
+that the GeoJSON coordinates are rounded to, so polygons still tile exactly and streets still meet
+at shared vertices after rounding. The script checks its own output before it finishes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+from shapely.geometry import LineString, MultiLineString, MultiPoint, Point, Polygon
+
+if __package__ in (None, ""):  # run as a script: make the project root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from geo.crs import from_wgs84, project, to_wgs84, unproject  # noqa: E402
+
+SEED = 20260101
+METRIC_CRS = "EPSG:4547"
+CENTER_LON, CENTER_LAT = 114.15, 30.55
+SCALE = 10_000_000  # lattice units per degree: the GeoJSON coordinates carry 7 decimals
+X0, Y0 = 1_141_500_000, 305_500_000  # lattice origin = CENTER_LON/LAT * SCALE
+OUT_DIR = Path(__file__).resolve().parent / "demo"
+
+CITY_NAME = "江城市（虚构示范城市）"
+RIVER_NAME = "澜江"
+N_STATIONS = 68
+N_TIPS = 1200
+N_TIPS_OUTSIDE = 3
+
+_OX, _OY = (float(v) for v in project(CENTER_LON, CENTER_LAT, METRIC_CRS))
+_TZ = timezone(timedelta(hours=8))
+
+AMENITIES = [
+    ("rest", "休息"),
+    ("water", "饮水"),
+    ("toilet", "如厕"),
+    ("meal_heating", "餐食加热"),
+    ("phone_charging", "手机充电"),
+    ("ebike_charging", "电动车充电"),
+    ("battery_swap", "换电"),
+    ("reading", "读书阅览"),
+    ("first_aid", "应急药箱"),
+    ("cooling_heating", "纳凉取暖"),
+    ("rain_shelter", "避雨"),
+    ("wifi", "无线网络"),
+]
+CATEGORIES = ["01", "02", "03", "04", "05", "06", "11", "12", "13"]
+
+# Word pool for street and community names: first x second character, drawn without replacement.
+_FIRST = "翠青金银玉丹紫碧锦华新福康兴瑞祥和安宁泰明春晓云星月松桂梅兰竹荷柳桃杏枫樟杨育龙凤鹤秀"
+_SECOND = "湖园苑林山岭溪桥港湾塘坡台庄堤洲坪峰泉"
+_NUMERALS = "一二三四五六七八九十"
+
+
+# --------------------------------------------------------------------------------------------
+# Frames: local metres (EPSG:4547 minus the city centre) and the integer WGS84 lattice
+# --------------------------------------------------------------------------------------------
+
+
+def lattice_from_local(xy: np.ndarray) -> np.ndarray:
+    """Local metres (N, 2) to lattice units: (lon * 1e7 - X0, lat * 1e7 - Y0), not rounded."""
+    lon, lat = unproject(xy[:, 0] + _OX, xy[:, 1] + _OY, METRIC_CRS)
+    return np.column_stack([lon * SCALE - X0, lat * SCALE - Y0])
+
+
+def local_from_lattice(xy: np.ndarray) -> np.ndarray:
+    """Lattice units (N, 2) back to local metres."""
+    x, y = project((xy[:, 0] + X0) / SCALE, (xy[:, 1] + Y0) / SCALE, METRIC_CRS)
+    return np.column_stack([x - _OX, y - _OY])
+
+
+def lonlat_coords(xy_int: np.ndarray) -> list[list[float]]:
+    """Integer lattice coordinates to GeoJSON [lon, lat] pairs with 7 decimals."""
+    return [[round((int(x) + X0) / SCALE, 7), round((int(y) + Y0) / SCALE, 7)] for x, y in xy_int]
+
+
+def to_local(geom):
+    return shapely.transform(geom, local_from_lattice)
+
+
+def to_lattice(geom):
+    return shapely.transform(geom, lattice_from_local)
+
+
+def int_coords(geom) -> np.ndarray:
+    return np.rint(shapely.get_coordinates(geom)).astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# City plan: outline, river, centres, density
+# --------------------------------------------------------------------------------------------
+
+
+def river_y(x):
+    """River centre line y(x) in local metres: an arch with a smaller meander on top."""
+    x = np.asarray(x, dtype=float)
+    return (
+        -500.0
+        + 800.0 * np.sin(2 * np.pi * (x + 2500.0) / 16000.0)
+        + 250.0 * np.sin(2 * np.pi * x / 6000.0 + 1.1)
+    )
+
+
+def river_slope(x):
+    x = np.asarray(x, dtype=float)
+    return 800.0 * 2 * np.pi / 16000.0 * np.cos(
+        2 * np.pi * (x + 2500.0) / 16000.0
+    ) + 250.0 * 2 * np.pi / 6000.0 * np.cos(2 * np.pi * x / 6000.0 + 1.1)
+
+
+def river_half_width(x):
+    return 165.0 + 30.0 * np.sin(2 * np.pi * np.asarray(x, dtype=float) / 7000.0 + 0.4)
+
+
+CENTRE = np.array([-1500.0, float(river_y(-1500.0)) + 1500.0])  # old town, north bank
+SUBCENTRE = np.array([2800.0, float(river_y(2800.0)) - 1900.0])  # new town, south bank
+
+
+def density(x, y):
+    """Relative urban density: ~1.1 in the old town, ~0.7 in the new town, 0.12 at the edge."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    d1 = (x - CENTRE[0]) ** 2 + (y - CENTRE[1]) ** 2
+    d2 = (x - SUBCENTRE[0]) ** 2 + (y - SUBCENTRE[1]) ** 2
+    return 0.12 + np.exp(-d1 / (2 * 2300.0**2)) + 0.6 * np.exp(-d2 / (2 * 1700.0**2))
+
+
+@dataclass
+class Plan:
+    city: Polygon  # local metres, vertices exactly on the lattice
+    city_lattice: Polygon  # the same outline in integer lattice units
+    river_line: LineString  # centre line, local metres, beyond the city on both sides
+    river: Polygon  # water surface, local metres
+    river_zone: Polygon  # water plus a 15 m embankment: no street but a bridge enters it
+
+
+def make_plan(rng: np.random.Generator) -> Plan:
+    """An irregular, star-shaped outline of about 16 x 14 km and the river across it."""
+    theta = np.linspace(0.0, 2 * np.pi, 720, endpoint=False)
+    r = np.ones_like(theta)
+    for m, amp in (
+        (2, 0.05),
+        (3, 0.045),
+        (4, 0.03),
+        (5, 0.025),
+        (7, 0.018),
+        (9, 0.012),
+        (12, 0.008),
+        (17, 0.005),
+    ):
+        r += amp * np.cos(m * theta + rng.uniform(0, 2 * np.pi))
+    for centre, amp, width in (
+        (0.6, 0.13, 0.16),
+        (2.2, -0.06, 0.10),
+        (3.9, -0.10, 0.14),
+        (4.6, 0.07, 0.09),
+        (5.3, 0.09, 0.18),
+    ):
+        delta = np.angle(np.exp(1j * (theta - centre)))
+        r += amp * np.exp(-((delta / width) ** 2))
+    x, y = 8000.0 * r * np.cos(theta), 7000.0 * r * np.sin(theta)
+    x = (x - (x.max() + x.min()) / 2) * 16000.0 / (x.max() - x.min())
+    y = (y - (y.max() + y.min()) / 2) * 14000.0 / (y.max() - y.min())
+    ring = shapely.segmentize(Polygon(np.column_stack([x, y])).exterior, 20.0)
+    lat_ring = np.rint(lattice_from_local(shapely.get_coordinates(ring)))
+    keep = np.r_[True, np.any(lat_ring[1:] != lat_ring[:-1], axis=1)]
+    city_lattice = Polygon(lat_ring[keep])
+    assert city_lattice.is_valid
+    city = to_local(city_lattice)
+
+    xs = np.arange(-12000.0, 12000.1, 20.0)
+    ys = river_y(xs)
+    river_line = LineString(np.column_stack([xs, ys]))
+    tangent = np.column_stack([np.ones_like(xs), river_slope(xs)])
+    tangent /= np.linalg.norm(tangent, axis=1)[:, None]
+    normal = np.column_stack([-tangent[:, 1], tangent[:, 0]])
+    w = river_half_width(xs)[:, None]
+    centre = np.column_stack([xs, ys])
+    river = Polygon(np.vstack([centre + w * normal, (centre - w * normal)[::-1]]))
+    assert river.is_valid
+    return Plan(city, city_lattice, river_line, river, river.buffer(15.0))
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def word_pool(rng: np.random.Generator) -> list[str]:
+    words = [a + b for a in _FIRST for b in _SECOND]
+    return [words[i] for i in rng.permutation(len(words))]
+
+
+def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iters: int = 60) -> np.ndarray:
+    """Plain Lloyd k-means with k-means++ start; returns labels 0..k-1."""
+    n = len(points)
+    if k <= 1 or n <= k:
+        return np.zeros(n, dtype=int) if k <= 1 else np.arange(n)
+    centres = [points[rng.integers(n)]]
+    for _ in range(1, k):
+        d2 = np.min(((points[:, None, :] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
+        centres.append(points[rng.choice(n, p=d2 / d2.sum())])
+    centres = np.array(centres)
+    labels = np.zeros(n, dtype=int)
+    for _ in range(iters):
+        labels = np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+        new = np.array(
+            [points[labels == j].mean(0) if np.any(labels == j) else centres[j] for j in range(k)]
+        )
+        if np.allclose(new, centres):
+            break
+        centres = new
+    return labels
+
+
+def seg_key(a, b) -> tuple[int, int, int, int]:
+    a, b = (int(a[0]), int(a[1])), (int(b[0]), int(b[1]))
+    return (a + b) if a <= b else (b + a)
+
+
+def ring_keys(ring: np.ndarray) -> list[tuple[int, int, int, int]]:
+    return [seg_key(ring[i], ring[i + 1]) for i in range(len(ring) - 1)]
+
+
+def ccw(ring: np.ndarray) -> np.ndarray:
+    """Return the closed ring counter-clockwise (RFC 7946 exterior orientation)."""
+    x, y = ring[:, 0].astype(float), ring[:, 1].astype(float)
+    area2 = np.sum(x[:-1] * y[1:] - x[1:] * y[:-1])
+    return ring if area2 > 0 else ring[::-1]
+
+
+def polygon_from_segments(keys: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """Exterior ring (int lattice) of the single polygon that the boundary segments enclose."""
+    lines = [LineString([(k[0], k[1]), (k[2], k[3])]) for k in keys]
+    polys = shapely.get_parts(shapely.polygonize(lines))
+    assert len(polys) == 1 and len(polys[0].interiors) == 0, f"{len(polys)} polygons"
+    return ccw(int_coords(polys[0].exterior))
+
+
+def xor_keys(rings: list[np.ndarray]) -> list[tuple[int, int, int, int]]:
+    count: dict[tuple[int, int, int, int], int] = defaultdict(int)
+    for ring in rings:
+        for key in ring_keys(ring):
+            count[key] += 1
+    return sorted(k for k, c in count.items() if c == 1)
+
+
+def components(n: int, edges: list[tuple[int, int]]) -> np.ndarray:
+    if not edges:
+        return np.arange(n)
+    e = np.array(edges)
+    m = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
+    return connected_components(m, directed=False)[1]
+
+
+def make_contiguous(
+    labels: np.ndarray, adj: dict[tuple[int, int], float], allowed: np.ndarray
+) -> np.ndarray:
+    """Give every non-main piece of a label to the neighbouring label it shares most border with.
+
+    ``allowed[i]`` is a group id: cells only ever take labels from cells of the same group.
+    """
+    labels = labels.copy()
+    n = len(labels)
+    for _ in range(50):
+        same = [(i, j) for (i, j) in adj if labels[i] == labels[j]]
+        comp = components(n, same)
+        changed = False
+        for lab in np.unique(labels):
+            if lab < 0:  # cells outside the region being partitioned
+                continue
+            members = np.flatnonzero(labels == lab)
+            comps, sizes = np.unique(comp[members], return_counts=True)
+            if len(comps) <= 1:
+                continue
+            main = comps[np.argmax(sizes)]
+            for c in comps:
+                if c == main:
+                    continue
+                piece = set(members[comp[members] == c].tolist())
+                border: dict[int, float] = defaultdict(float)
+                for (i, j), length in adj.items():
+                    if (i in piece) != (j in piece):
+                        inner, outer = (i, j) if i in piece else (j, i)
+                        if allowed[outer] == allowed[inner] and labels[outer] != lab:
+                            border[int(labels[outer])] += length
+                if border:
+                    best = max(sorted(border), key=lambda b: border[b])
+                    labels[sorted(piece)] = best
+                    changed = True
+        if not changed:
+            break
+    return labels
+
+
+# --------------------------------------------------------------------------------------------
+# Grid cells and subdistricts
+# --------------------------------------------------------------------------------------------
+
+
+def cell_radius(x, y):
+    """Poisson-disc spacing of grid seeds: ~115 m in the old town, ~345 m at the edge."""
+    return 120.0 / np.sqrt(density(x, y))
+
+
+def poisson_seeds(
+    rng: np.random.Generator, city: Polygon, n_candidates: int = 60000, batch: int = 400
+) -> np.ndarray:
+    """Dart throwing with a spacing that varies with density (denser seeds in the centre)."""
+    minx, miny, maxx, maxy = city.bounds
+    cand = np.column_stack(
+        [rng.uniform(minx, maxx, n_candidates), rng.uniform(miny, maxy, n_candidates)]
+    )
+    cand = cand[shapely.contains_xy(city, cand[:, 0], cand[:, 1])]
+    radius = cell_radius(cand[:, 0], cand[:, 1])
+    accepted = np.empty((0, 2))
+    for start in range(0, len(cand), batch):
+        c, rc = cand[start : start + batch], radius[start : start + batch]
+        if len(accepted):
+            d, _ = cKDTree(accepted).query(c, k=1)
+            c, rc = c[d >= rc], rc[d >= rc]
+        chosen: list[int] = []
+        for i in range(len(c)):
+            if not chosen or np.min(np.hypot(*(c[chosen] - c[i]).T)) >= rc[i]:
+                chosen.append(i)
+        accepted = np.vstack([accepted, c[chosen]])
+    return accepted
+
+
+def clip_and_snap(lines, plan: Plan, outline_tree: cKDTree, outline_int: np.ndarray) -> list:
+    """Clip local-metre lines to the city, move them to the lattice, and snap the ends that
+    touch the outline onto the nearest outline vertex (so the outline gains no new vertices)."""
+    out = []
+    boundary = plan.city.exterior
+    for geom in shapely.get_parts(shapely.intersection(lines, plan.city)):
+        for part in shapely.get_parts(geom):
+            if part.geom_type != "LineString" or part.length < 1e-6:
+                continue
+            xy = shapely.get_coordinates(part)
+            lat = lattice_from_local(xy)
+            for end in (0, -1):
+                if boundary.distance(Point(xy[end])) < 1e-3:
+                    _, idx = outline_tree.query(xy[end])
+                    lat[end] = outline_int[idx]
+            if len(lat) == 2 and np.all(lat[0] == lat[1]):
+                continue
+            out.append(LineString(lat))
+    return out
+
+
+@dataclass
+class Grid:
+    rings: list[np.ndarray]  # exterior rings, int lattice, one per cell
+    polys: np.ndarray  # shapely polygons, local metres
+    north: np.ndarray  # bool per cell: north of the river centre line
+    adj: dict[tuple[int, int], float]  # shared border length (m) between adjacent cells
+
+
+def build_cells(rng: np.random.Generator, plan: Plan) -> Grid:
+    """Voronoi cells of density-dependent seeds, split by the river line, fully noded."""
+    seeds = poisson_seeds(rng, plan.city)
+    edges = shapely.voronoi_polygons(
+        MultiPoint(seeds), extend_to=plan.city.buffer(3000.0), only_edges=True
+    )
+    outline_int = int_coords(plan.city_lattice.exterior)[:-1]
+    outline_local = shapely.get_coordinates(plan.city.exterior)[:-1]
+    tree = cKDTree(outline_local)
+    voronoi = clip_and_snap(shapely.get_parts(edges), plan, tree, outline_int)
+    river = clip_and_snap(np.array([plan.river_line]), plan, tree, outline_int)
+    outline = LineString(int_coords(plan.city_lattice.exterior))
+    noded = shapely.unary_union([outline, *voronoi, *river], grid_size=1.0)
+    faces = list(shapely.get_parts(shapely.polygonize(list(shapely.get_parts(noded)))))
+    halves = shapely.get_parts(
+        shapely.polygonize(
+            list(shapely.get_parts(shapely.unary_union([outline, *river], grid_size=1.0)))
+        )
+    )
+    half_north = [
+        float(river_y(p.x)) < p.y for p in (to_local(h.point_on_surface()) for h in halves)
+    ]
+    rings = []
+    for f in faces:
+        assert len(f.interiors) == 0
+        rings.append(ccw(int_coords(f.exterior)))
+    reps = shapely.point_on_surface(faces)
+    north = np.zeros(len(faces), dtype=bool)
+    for h, is_north in zip(halves, half_north, strict=True):
+        north |= shapely.contains(h, reps) & is_north
+    local_faces = to_local(np.array(faces))
+    area = shapely.area(local_faces)
+    rep_local = shapely.get_coordinates(to_local(reps))
+    threshold = 0.3 * 1.4 * cell_radius(rep_local[:, 0], rep_local[:, 1]) ** 2
+
+    seg_faces: dict[tuple[int, int, int, int], list[int]] = defaultdict(list)
+    for i, ring in enumerate(rings):
+        for key in ring_keys(ring):
+            seg_faces[key].append(i)
+    kx, ky = _lattice_scale()
+    face_adj: dict[tuple[int, int], float] = defaultdict(float)
+    for key in sorted(seg_faces):
+        owners = seg_faces[key]
+        assert len(owners) <= 2
+        if len(owners) == 2:
+            length = math.hypot((key[2] - key[0]) * kx, (key[3] - key[1]) * ky)
+            face_adj[(min(owners), max(owners))] += length
+
+    # merge slivers (outline clips, river splits) into the same-bank neighbour with most border
+    parent = list(range(len(faces)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    nbrs: list[list[tuple[int, float]]] = [[] for _ in faces]
+    for (i, j), length in face_adj.items():
+        nbrs[i].append((j, length))
+        nbrs[j].append((i, length))
+    group_area = area.copy()
+    group_members = {i: [i] for i in range(len(faces))}
+    for _ in range(10):
+        merged = False
+        for f in np.argsort(area, kind="stable"):
+            g = root(int(f))
+            if group_area[g] >= threshold[g]:
+                continue
+            border: dict[int, float] = defaultdict(float)
+            for m in group_members[g]:
+                for j, length in nbrs[m]:
+                    other = root(j)
+                    if other != g and north[other] == north[g]:
+                        border[other] += length
+            if not border:
+                continue
+            best = max(sorted(border), key=lambda b: border[b])
+            parent[g] = best
+            group_area[best] += group_area[g]
+            group_members[best] += group_members.pop(g)
+            merged = True
+        if not merged:
+            break
+
+    roots = sorted({root(i) for i in range(len(faces))})
+    index = {r: k for k, r in enumerate(roots)}
+    members: list[list[int]] = [[] for _ in roots]
+    for i in range(len(faces)):
+        members[index[root(i)]].append(i)
+    cell_rings = [
+        rings[m[0]] if len(m) == 1 else polygon_from_segments(xor_keys([rings[i] for i in m]))
+        for m in members
+    ]
+    cell_of_face = np.array([index[root(i)] for i in range(len(faces))])
+    adj: dict[tuple[int, int], float] = defaultdict(float)
+    for (i, j), length in sorted(face_adj.items()):
+        a, b = cell_of_face[i], cell_of_face[j]
+        if a != b:
+            adj[(int(min(a, b)), int(max(a, b)))] += length
+    polys = to_local(np.array([Polygon(r) for r in cell_rings]))
+    return Grid(cell_rings, polys, north[[m[0] for m in members]], dict(adj))
+
+
+def _lattice_scale() -> tuple[float, float]:
+    """Metres per lattice unit in x and y at the city centre."""
+    base = local_from_lattice(np.array([[0.0, 0.0], [1000.0, 0.0], [0.0, 1000.0]]))
+    return (
+        float(np.hypot(*(base[1] - base[0]))) / 1000.0,
+        float(np.hypot(*(base[2] - base[0]))) / 1000.0,
+    )
+
+
+SUBDISTRICT_NAMES = {
+    True: ["鼓楼", "文昌", "滨江", "北湖"],
+    False: ["新城", "南湖", "沿江", "白沙"],
+}
+DISTRICTS = {True: ("429901", "江城区"), False: ("429902", "南岸区")}
+
+
+@dataclass
+class Subdistrict:
+    code: str
+    name: str
+    district: str
+    ring: np.ndarray
+
+
+@dataclass
+class Cell:
+    code: str
+    name: str
+    subdistrict: int  # index into the subdistrict list
+    community: str
+    households: int
+    ring: np.ndarray
+    poly: Polygon  # local metres
+
+
+def build_grid(
+    rng: np.random.Generator, plan: Plan, words: Iterator[str]
+) -> tuple[list[Subdistrict], list[Cell]]:
+    """Cells grouped into 4 + 4 subdistricts (one district per bank) and communities."""
+    grid = build_cells(rng, plan)
+    n = len(grid.rings)
+    cent = shapely.get_coordinates(shapely.centroid(grid.polys))
+    side = grid.north.astype(int)
+    labels = np.zeros(n, dtype=int)
+    for is_north in (True, False):
+        idx = np.flatnonzero(grid.north == is_north)
+        labels[idx] = kmeans(cent[idx], 4, rng) + (0 if is_north else 4)
+    labels = make_contiguous(labels, grid.adj, side)
+
+    subdistricts: list[Subdistrict] = []
+    order: dict[int, int] = {}
+    for is_north in (True, False):
+        centre = CENTRE if is_north else SUBCENTRE
+        labs = [lab for lab in range(8) if np.any((labels == lab) & (grid.north == is_north))]
+        labs.sort(key=lambda lab: float(np.hypot(*(cent[labels == lab].mean(0) - centre))))
+        code, district = DISTRICTS[is_north]
+        for k, lab in enumerate(labs):
+            order[lab] = len(subdistricts)
+            ring = polygon_from_segments(
+                xor_keys([grid.rings[i] for i in np.flatnonzero(labels == lab)])
+            )
+            subdistricts.append(
+                Subdistrict(
+                    f"{code}{k + 1:03d}", f"{SUBDISTRICT_NAMES[is_north][k]}街道", district, ring
+                )
+            )
+    sub_of_cell = np.array([order[lab] for lab in labels])
+
+    river_area = shapely.area(shapely.intersection(grid.polys, plan.river))
+    land = shapely.area(grid.polys) - river_area
+    dens = density(cent[:, 0], cent[:, 1])
+    per_km2 = 500.0 + 19000.0 * ((dens - 0.12) / 1.0).clip(0, None) ** 1.2
+    households = np.rint(land / 1e6 * per_km2 * rng.lognormal(0.0, 0.3, n)).astype(int)
+
+    cells: list[Cell | None] = [None] * n
+    for s, sub in enumerate(subdistricts):
+        idx = np.flatnonzero(sub_of_cell == s)
+        k = max(1, round(len(idx) / 25))
+        comm = np.full(n, -1)
+        comm[idx] = kmeans(cent[idx], k, rng)
+        group = np.where(sub_of_cell == s, 0, -1 - np.arange(n))
+        comm = make_contiguous(comm, grid.adj, group)
+        comm = _balance_communities(comm, idx, cent, grid.adj, group, rng)
+        comms = sorted(
+            set(comm[idx].tolist()),
+            key=lambda c: (
+                -round(cent[comm == c][:, 1].mean() / 1500.0),
+                cent[comm == c][:, 0].mean(),
+            ),
+        )
+        for ci, c in enumerate(comms):
+            word = next(words)
+            members = np.flatnonzero(comm == c)
+            assert len(members) <= 99
+            members = sorted(members, key=lambda i: (-round(cent[i, 1] / 250.0), cent[i, 0]))
+            for gi, i in enumerate(members):
+                code = f"{sub.code}{ci + 1:03d}{gi + 1:02d}"
+                cells[i] = Cell(
+                    code,
+                    f"{sub.name}{word}社区第{gi + 1:02d}网格",
+                    s,
+                    word,
+                    int(households[i]),
+                    grid.rings[i],
+                    grid.polys[i],
+                )
+    return subdistricts, sorted(cells, key=lambda c: c.code)
+
+
+def _balance_communities(comm, idx, cent, adj, group, rng):
+    """Merge communities under 10 cells into a neighbour; split those over 45 cells in two."""
+    for _ in range(100):
+        labs, sizes = np.unique(comm[idx], return_counts=True)
+        if len(labs) > 1 and sizes.min() < 10:
+            small = labs[np.argmin(sizes)]
+            border: dict[int, float] = defaultdict(float)
+            for (i, j), length in adj.items():
+                for a, b in ((i, j), (j, i)):
+                    if comm[a] == small and group[b] == 0 and comm[b] != small:
+                        border[int(comm[b])] += length
+            best = max(sorted(border), key=lambda b: border[b])
+            comm[comm == small] = best
+        elif sizes.max() > 45:
+            members = np.flatnonzero(comm == labs[np.argmax(sizes)])
+            half = kmeans(cent[members], 2, rng)
+            comm[members[half == 1]] = comm.max() + 1
+            comm = make_contiguous(comm, adj, group)
+        else:
+            break
+    return comm
+
+
+# --------------------------------------------------------------------------------------------
+# Streets
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Road:
+    name: str
+    road_class: str  # arterial / secondary / local
+    geom: LineString  # local metres
+    bridge: bool = False
+
+
+@dataclass
+class Street:
+    name: str
+    road_class: str
+    coords: np.ndarray  # int lattice vertices
+    bridge: bool
+    line: LineString  # local metres
+
+
+def warp_y(u, v):
+    """Curvilinear street frame: v = 0 is the river line, |v| < 600 m follows it exactly, and the
+    river's meander fades out further from the water."""
+    u = np.asarray(u, dtype=float)
+    v = np.asarray(v, dtype=float)
+    fade = np.exp(-np.maximum(np.abs(v) - 600.0, 0.0) / 3500.0)
+    return v + river_y(u) * fade
+
+
+@dataclass
+class Wave:
+    """offset(t) = base + amp * sin(2 pi t / lam + phase) + slant * t."""
+
+    base: float
+    amp: float = 0.0
+    lam: float = 1.0
+    phase: float = 0.0
+    slant: float = 0.0
+
+    def __call__(self, t):
+        t = np.asarray(t, dtype=float)
+        return self.base + self.amp * np.sin(2 * np.pi * t / self.lam + self.phase) + self.slant * t
+
+
+def ns_line(u_of_v, v0: float, v1: float) -> LineString:
+    v = np.linspace(v0, v1, max(2, int(abs(v1 - v0) / 25.0)))
+    u = u_of_v(v)
+    return LineString(np.column_stack([u, warp_y(u, v)]))
+
+
+def ew_line(v_of_u, u0: float, u1: float) -> LineString:
+    u = np.linspace(u0, u1, max(2, int(abs(u1 - u0) / 25.0)))
+    return LineString(np.column_stack([u, warp_y(u, v_of_u(u))]))
+
+
+def bezier(p0, p1, p2, n: int = 200) -> LineString:
+    t = np.linspace(0.0, 1.0, n)[:, None]
+    return LineString((1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t**2 * p2)
+
+
+ARTERIALS_NS = [
+    ("解放大道", -5400.0),
+    ("建设大道", -2000.0),
+    ("中山大道", 1300.0),
+    ("友谊大道", 4600.0),
+]
+ARTERIALS_EW = {
+    True: [("新华大道", 2400.0), ("光明大道", 4700.0)],
+    False: [("发展大道", -2300.0), ("南湖大道", -4600.0)],
+}
+RIVERSIDE = {True: ("滨江大道", 300.0), False: ("沿江大道", -300.0)}
+BRIDGE_NAMES = [f"{RIVER_NAME}{n}桥" for n in _NUMERALS]
+OVERSHOOT = 70.0  # secondaries run this far past the road they end on; trimmed after noding
+
+
+def arterial_frame(rng):
+    """The arterial skeleton as functions: NS roads u(v) and, per bank, EW roads v(u)."""
+    ns = [
+        Wave(
+            u0 + rng.uniform(-150, 150),
+            rng.uniform(120, 220),
+            rng.uniform(7000, 11000),
+            rng.uniform(0, 2 * np.pi),
+            rng.uniform(-0.025, 0.025),
+        )
+        for _, u0 in ARTERIALS_NS
+    ]
+    ns = [Wave(-11000.0), *ns, Wave(11000.0)]  # virtual bounds beyond the city
+    ew = {}
+    for north in (True, False):
+        sign = 1.0 if north else -1.0
+        waves = [Wave(RIVERSIDE[north][1])]
+        waves += [
+            Wave(v0, rng.uniform(80, 150), rng.uniform(7000, 10000), rng.uniform(0, 6.3))
+            for _, v0 in ARTERIALS_EW[north]
+        ]
+        ew[north] = [*waves, Wave(sign * 9000.0)]
+    return ns, ew
+
+
+def make_arterials(rng, ns, ew) -> list[Road]:
+    roads = [
+        Road(name, "arterial", ns_line(ns[k + 1], -9500.0, 9500.0))
+        for k, (name, _) in enumerate(ARTERIALS_NS)
+    ]
+    for north in (True, False):
+        names = [RIVERSIDE[north][0]] + [name for name, _ in ARTERIALS_EW[north]]
+        for name, wave in zip(names, ew[north][:-1], strict=True):
+            roads.append(Road(name, "arterial", ew_line(wave, -11000.0, 11000.0)))
+
+    def on_riverside(u: float, north: bool) -> np.ndarray:
+        v = RIVERSIDE[north][1] - (1 if north else -1) * 40.0  # start just past the road
+        return np.array([u, float(warp_y(u, v))])
+
+    diagonals = [
+        ("人民大道", on_riverside(CENTRE[0] - 400.0, True), np.array([-9000.0, 8600.0]), 700.0),
+        ("胜利大道", on_riverside(CENTRE[0] - 100.0, True), np.array([7500.0, 9000.0]), -500.0),
+        ("科技大道", on_riverside(SUBCENTRE[0] - 900.0, False), np.array([9500.0, -8200.0]), 500.0),
+    ]
+    for name, p0, p2, bend in diagonals:
+        mid = (p0 + p2) / 2
+        d = (p2 - p0) / np.linalg.norm(p2 - p0)
+        p1 = mid + bend * np.array([-d[1], d[0]])
+        roads.append(Road(name, "arterial", bezier(p0, p1, p2)))
+    return roads
+
+
+def make_secondaries(rng, ns, ew, words) -> list[Road]:
+    """Roads between the arterials: an irregular curvilinear mesh with random spans."""
+    roads: list[Road] = []
+    for north in (True, False):
+        sign = 1.0 if north else -1.0
+        levels = ew[north]
+        v_mid = sign * 2500.0
+        # roughly north-south secondaries, interpolated between the NS arterials
+        for k in range(len(ns) - 1):
+            left, right = ns[k], ns[k + 1]
+            width = float(right(v_mid) - left(v_mid))
+            pos = float(left(v_mid))
+            while True:
+                y_mid = float(warp_y(pos, v_mid))
+                pos += float(
+                    np.clip(520.0 / np.sqrt(density(pos, y_mid)), 450, 1300) * rng.uniform(0.8, 1.2)
+                )
+                if pos > float(right(v_mid)) - 300.0:
+                    break
+                t0 = (pos - float(left(v_mid))) / width
+                t1 = t0 + (rng.uniform(-0.25, 0.25) if rng.random() < 0.2 else 0.0)
+                noise = Wave(0.0, 40.0, rng.uniform(2500, 4500), rng.uniform(0, 6.3))
+                name = f"{next(words)}路"
+
+                def u_of_v(v, left=left, right=right, t0=t0, t1=t1, noise=noise, sign=sign):
+                    t = t0 + (t1 - t0) * (np.asarray(v) / (sign * 9000.0))
+                    return (1 - t) * left(v) + t * right(v) + noise(v)
+
+                mids = [
+                    float(levels[j](pos) + levels[j + 1](pos)) / 2 for j in range(len(levels) - 1)
+                ]
+                for lo, hi in _spans(rng, [(pos, float(warp_y(pos, v))) for v in mids]):
+                    a = levels[lo](pos) - sign * OVERSHOOT
+                    b = levels[hi](pos) + sign * (OVERSHOOT if hi < len(levels) - 1 else 0.0)
+                    roads.append(Road(name, "secondary", ns_line(u_of_v, a, b)))
+        # roughly east-west secondaries, interpolated between the EW arterials
+        for j in range(len(levels) - 1):
+            lower, upper = levels[j], levels[j + 1]
+            band = abs(float(upper(0.0) - lower(0.0)))
+            n = max(1, round(band / (850.0 if j == len(levels) - 2 else 720.0)) - 1)
+            for i in range(n):
+                t = (i + 1 + rng.uniform(-0.2, 0.2)) / (n + 1)
+                noise = Wave(0.0, 50.0, rng.uniform(3000, 6000), rng.uniform(0, 6.3))
+
+                def v_of_u(u, lower=lower, upper=upper, t=t, noise=noise):
+                    return (1 - t) * lower(u) + t * upper(u) + noise(u)
+
+                v_line = float(v_of_u(0.0))
+                name = f"{next(words)}路"
+                mids = [float(ns[k](v_line) + ns[k + 1](v_line)) / 2 for k in range(len(ns) - 1)]
+                for lo, hi in _spans(rng, [(u, float(warp_y(u, v_line))) for u in mids]):
+                    a = ns[lo](v_line) - (OVERSHOOT if lo > 0 else 0.0)
+                    b = ns[hi](v_line) + (OVERSHOOT if hi < len(ns) - 1 else 0.0)
+                    roads.append(Road(name, "secondary", ew_line(v_of_u, a, b)))
+    return roads
+
+
+def _spans(rng, mids: list[tuple[float, float]]) -> list[tuple[int, int]]:
+    """Pick bands (by the density at their middle) and return runs as (first level, last level)."""
+    keep = [rng.random() < float(np.clip(0.3 + 0.9 * density(x, y), 0.25, 0.95)) for x, y in mids]
+    runs, start = [], None
+    for i, k in enumerate([*keep, False]):
+        if k and start is None:
+            start = i
+        elif not k and start is not None:
+            runs.append((start, i))
+            start = None
+    return runs
+
+
+def cut_river(roads: list[Road], plan: Plan, bridge_roads: set[str]) -> list[Road]:
+    """Remove the river zone from every road; the NS arterials get a straight bridge across."""
+    out: list[Road] = []
+    bridges: list[tuple[float, Road]] = []
+    for road in roads:
+        rest = road.geom.difference(plan.river_zone)
+        parts = sorted(shapely.get_parts(rest), key=lambda p: road.geom.project(Point(p.coords[0])))
+        out += [Road(road.name, road.road_class, p) for p in parts]
+        if road.name in bridge_roads:
+            for a, b in zip(parts[:-1], parts[1:], strict=True):
+                gap = LineString([a.coords[-1], b.coords[0]])
+                if gap.intersects(plan.river):
+                    bridges.append((gap.centroid.x, Road("", "arterial", gap, bridge=True)))
+    for k, (_, road) in enumerate(sorted(bridges, key=lambda b: b[0])):
+        road.name = BRIDGE_NAMES[k]
+        out.append(road)
+    return out
+
+
+def clip_city(roads: list[Road], inner: Polygon, min_length: float = 20.0) -> list[Road]:
+    out = []
+    for road in roads:
+        for part in shapely.get_parts(road.geom.intersection(inner)):
+            if part.geom_type == "LineString" and part.length >= min_length:
+                out.append(Road(road.name, road.road_class, part, road.bridge))
+    return out
+
+
+def make_locals(rng, roads: list[Road], plan: Plan, words) -> list[Road]:
+    """Short local streets inside the blocks that the arterials and secondaries leave."""
+    lines = [r.geom for r in roads] + [plan.city.exterior, plan.river_zone.exterior]
+    blocks = shapely.get_parts(
+        shapely.polygonize(list(shapely.get_parts(shapely.unary_union(lines))))
+    )
+    reps = shapely.point_on_surface(blocks)
+    ok = (
+        shapely.contains(plan.city, reps)
+        & ~shapely.contains(plan.river_zone, reps)
+        & (shapely.area(blocks) > 40000.0)
+    )
+    blocks = sorted(blocks[ok], key=lambda b: (round(-b.centroid.y), round(b.centroid.x)))
+    out: list[Road] = []
+    for block in blocks:
+        c = block.centroid
+        d = float(density(c.x, c.y))
+        if rng.random() > min(1.0, 0.05 + 0.85 * d):
+            continue
+        rect = shapely.get_coordinates(shapely.oriented_envelope(block))[:4]
+        e1, e2 = rect[1] - rect[0], rect[2] - rect[1]
+        (long_v, short_v) = (e1, e2) if np.linalg.norm(e1) >= np.linalg.norm(e2) else (e2, e1)
+        length, width = np.linalg.norm(long_v), np.linalg.norm(short_v)
+        if rng.random() < 0.25 and width > 2 * 150.0:  # streets across the block instead
+            long_v, short_v, length, width = short_v, long_v, width, length
+        angle = math.atan2(long_v[1], long_v[0]) + rng.normal(0.0, math.radians(5.0))
+        axis = np.array([math.cos(angle), math.sin(angle)])
+        perp = np.array([-axis[1], axis[0]])
+        centre = rect.mean(0)
+        spacing = float(np.clip(150.0 / math.sqrt(d), 140.0, 360.0))
+        n = int(width // spacing)
+        if n == 0 and width > 170.0:
+            n = 1
+        if n == 0:
+            continue
+        n = min(n, 6)
+        word = next(words)
+        area = block.buffer(8.0)
+        offsets = (np.arange(n) + 1) * width / (n + 1) - width / 2
+        suffix = "街" if rng.random() < 0.6 else "路"
+        for i, off in enumerate(offsets):
+            off += rng.uniform(-0.1, 0.1) * width / (n + 1)
+            t = np.linspace(-0.5, 0.5, 24)
+            bend = rng.uniform(-0.06, 0.06) * length * np.cos(np.pi * t)
+            pts = centre + np.outer(t * (length + 60.0), axis) + np.outer(off + bend, perp)
+            keep = min(1.0, rng.uniform(700.0, 1000.0) / (length + 60.0))
+            if rng.random() < 0.15:  # a dead end: the street stops part way
+                keep = min(keep, rng.uniform(0.45, 0.8))
+            if keep < 1.0:  # keep the piece that starts at one of the bounding roads
+                cut = max(2, int(keep * len(pts)))
+                pts = pts[:cut] if rng.random() < 0.5 else pts[-cut:]
+            name = f"{word}{_NUMERALS[i]}{suffix}" if n > 1 else f"{word}{suffix}"
+            out += _local_parts(name, LineString(pts), area)
+        if length > 3 * spacing and d > 0.3 and rng.random() < 0.5:
+            pos = rng.uniform(-0.3, 0.3) * length
+            pts = centre + pos * axis + np.outer(np.linspace(-0.5, 0.5, 2) * (width + 60.0), perp)
+            out += _local_parts(f"{word}巷", LineString(pts), area)
+    return out
+
+
+def _local_parts(name: str, line: LineString, area: Polygon) -> list[Road]:
+    return [
+        Road(name, "local", p)
+        for p in shapely.get_parts(line.intersection(area))
+        if p.geom_type == "LineString" and p.length > 60.0
+    ]
+
+
+def node_streets(roads: list[Road], trim_m: float = 100.0) -> list[Street]:
+    """Snap-round all roads on the lattice so every crossing is a vertex of both streets, trim
+    the overshoot dangles, keep the connected network and merge each road back into lines."""
+    lat = [to_lattice(r.geom) for r in roads]
+    noded = shapely.unary_union(lat, grid_size=1.0)
+    coords, part_idx = shapely.get_coordinates(shapely.get_parts(noded), return_index=True)
+    coords = np.rint(coords).astype(np.int64)
+    same = part_idx[1:] == part_idx[:-1]
+    seg_a, seg_b = coords[:-1][same], coords[1:][same]
+    nonzero = np.any(seg_a != seg_b, axis=1)
+    seg_a, seg_b = seg_a[nonzero], seg_b[nonzero]
+    mids = shapely.points((seg_a + seg_b) / 2.0)
+    hits = shapely.STRtree(lat).query_nearest(mids, all_matches=False)
+    owner = np.empty(len(mids), dtype=np.int64)
+    owner[hits[0]] = hits[1]
+    kx, ky = _lattice_scale()
+
+    def merged(segs_a, segs_b) -> list[np.ndarray]:
+        ml = MultiLineString([[tuple(a), tuple(b)] for a, b in zip(segs_a, segs_b, strict=True)])
+        return [int_coords(p) for p in shapely.get_parts(shapely.line_merge(ml))]
+
+    pieces: list[tuple[int, np.ndarray]] = []
+    order = np.argsort(owner, kind="stable")
+    bounds = np.searchsorted(owner[order], np.arange(len(roads) + 1))
+    for r in range(len(roads)):
+        sel = order[bounds[r] : bounds[r + 1]]
+        if len(sel):
+            pieces += [(r, p) for p in merged(seg_a[sel], seg_b[sel])]
+
+    # vertex degree over the whole network, and which roads use a vertex
+    degree: dict[tuple[int, int], int] = defaultdict(int)
+    for a, b in zip(seg_a, seg_b, strict=True):
+        degree[(int(a[0]), int(a[1]))] += 1
+        degree[(int(b[0]), int(b[1]))] += 1
+
+    def trim(p: np.ndarray) -> np.ndarray:
+        for _ in range(2):
+            step = np.hypot(np.diff(p[:, 0]) * kx, np.diff(p[:, 1]) * ky)
+            if degree[(int(p[0, 0]), int(p[0, 1]))] == 1:
+                dist = 0.0
+                for i in range(1, len(p) - 1):
+                    dist += step[i - 1]
+                    if dist > trim_m:
+                        break
+                    if degree[(int(p[i, 0]), int(p[i, 1]))] > 2:
+                        p = p[i:]
+                        break
+            p = p[::-1]
+        return p
+
+    pieces = [(r, trim(p)) if not roads[r].bridge else (r, p) for r, p in pieces]
+    # keep the largest connected component
+    verts, inverse = np.unique(np.vstack([p for _, p in pieces]), axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    edges, start = [], 0
+    for _, p in pieces:
+        ids = inverse[start : start + len(p)]
+        edges += list(zip(ids[:-1].tolist(), ids[1:].tolist(), strict=True))
+        start += len(p)
+    comp = components(len(verts), edges)
+    main = np.argmax(np.bincount(comp))
+    streets: list[Street] = []
+    start = 0
+    for r, p in pieces:
+        ids = inverse[start : start + len(p)]
+        start += len(p)
+        if comp[ids[0]] != main or len(p) < 2:
+            continue
+        line = to_local(LineString(p))
+        if line.length < 15.0 and not roads[r].bridge:
+            continue
+        streets.append(Street(roads[r].name, roads[r].road_class, p, roads[r].bridge, line))
+    rank = {"arterial": 0, "secondary": 1, "local": 2}
+    streets.sort(
+        key=lambda s: (rank[s.road_class], s.name, tuple(s.coords[0]), tuple(s.coords[-1]))
+    )
+    return streets
+
+
+def build_streets(rng: np.random.Generator, plan: Plan, words) -> list[Street]:
+    ns, ew = arterial_frame(rng)
+    inner = plan.city.buffer(-1.0)
+    major = make_arterials(rng, ns, ew) + make_secondaries(rng, ns, ew, words)
+    major = clip_city(cut_river(major, plan, {name for name, _ in ARTERIALS_NS}), inner)
+    local = make_locals(rng, major, plan, words)
+    local = clip_city(cut_river(local, plan, set()), inner, min_length=40.0)
+    return node_streets(major + local)
+
+
+def junctions(streets: list[Street]) -> tuple[np.ndarray, list[list[str]]]:
+    """Vertices where streets of different names meet (local metres) and the names there."""
+    names: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for s in streets:
+        for x, y in s.coords:
+            names[(int(x), int(y))].add(s.name)
+    keys = sorted(k for k, v in names.items() if len(v) > 1)
+    xy = local_from_lattice(np.array(keys, dtype=float))
+    return xy, [sorted(names[k]) for k in keys]
+
+
+# --------------------------------------------------------------------------------------------
+# Stations
+# --------------------------------------------------------------------------------------------
+
+
+def street_samples(streets: list[Street], classes: dict[str, float], step: float = 10.0):
+    """Points every ``step`` metres along streets: positions, unit normals, street index,
+    distance along the street and a class weight."""
+    pos, nrm, idx, along, weight = [], [], [], [], []
+    for i, s in enumerate(streets):
+        if s.road_class not in classes or s.bridge:
+            continue
+        d = np.arange(step / 2, s.line.length, step)
+        if len(d) == 0:
+            continue
+        p = shapely.get_coordinates(shapely.line_interpolate_point(s.line, d))
+        q = shapely.get_coordinates(
+            shapely.line_interpolate_point(s.line, np.minimum(d + 1.0, s.line.length))
+        )
+        r = shapely.get_coordinates(
+            shapely.line_interpolate_point(s.line, np.maximum(d - 1.0, 0.0))
+        )
+        t = q - r
+        t /= np.linalg.norm(t, axis=1)[:, None]
+        pos.append(p)
+        nrm.append(np.column_stack([-t[:, 1], t[:, 0]]))
+        idx.append(np.full(len(d), i))
+        along.append(d)
+        weight.append(np.full(len(d), classes[s.road_class]))
+    return (
+        np.vstack(pos),
+        np.vstack(nrm),
+        np.concatenate(idx),
+        np.concatenate(along),
+        np.concatenate(weight),
+    )
+
+
+OPERATOR_COUNTS = [
+    ("union", 10),
+    ("subdistrict", 14),
+    ("community", 13),
+    ("sf", 8),
+    ("post", 7),
+    ("meituan", 8),
+    ("sinopec", 5),
+    ("jd", 3),
+]
+DAYTIME_HOURS = [
+    ("Mo-Su 08:00-20:00", 10),
+    ("Mo-Fr 07:30-21:00; Sa,Su 09:00-18:00", 6),
+    ("Mo-Su 08:00-12:00,14:00-20:00", 6),
+    ("Mo-Su 07:00-21:00", 5),
+    ("Mo-Sa 08:30-20:30", 4),
+    ("Mo-Su 06:30-22:00", 3),
+    ("Mo-Su 09:00-21:00", 4),
+    ("Mo-Fr 08:00-19:00; Sa,Su 10:00-17:00", 3),
+    ("Mo-Su 10:00-14:00,16:00-22:00", 3),
+]
+OFFICE_HOURS = "Mo-Fr 09:00-17:00; Sa,Su off"
+AMENITY_P = {
+    "rest": 0.97,
+    "water": 0.94,
+    "toilet": 0.55,
+    "meal_heating": 0.45,
+    "phone_charging": 0.5,
+    "ebike_charging": 0.25,
+    "battery_swap": 0.1,
+    "reading": 0.25,
+    "first_aid": 0.45,
+    "cooling_heating": 0.55,
+    "rain_shelter": 0.35,
+    "wifi": 0.45,
+}
+AMENITY_BOOST = {
+    "sinopec": {"toilet": 0.95, "wifi": 0.8, "ebike_charging": 0.5},
+    "meituan": {"battery_swap": 0.6, "ebike_charging": 0.7, "phone_charging": 0.8},
+    "sf": {"ebike_charging": 0.55, "phone_charging": 0.7},
+    "union": {"reading": 0.6, "meal_heating": 0.75, "first_aid": 0.7},
+    "community": {"reading": 0.5, "toilet": 0.75},
+}
+
+
+def build_stations(
+    rng: np.random.Generator,
+    plan: Plan,
+    streets: list[Street],
+    subdistricts: list[Subdistrict],
+    cells: list[Cell],
+) -> list[dict]:
+    """68 stations a few metres off arterial (mostly) and secondary streets, denser in the
+    centre, at least 150 m apart."""
+    pos, nrm, idx, along, weight = street_samples(streets, {"arterial": 3.0, "secondary": 1.0})
+    p = weight * density(pos[:, 0], pos[:, 1]) ** 1.8
+    p /= p.sum()
+    inner = plan.city.buffer(-40.0)
+    keep_out = plan.river_zone.buffer(20.0)
+    all_lines = shapely.STRtree([s.line for s in streets])
+    chosen: list[tuple[np.ndarray, int, float, int]] = []
+    while len(chosen) < N_STATIONS:
+        k = int(rng.choice(len(p), p=p))
+        side = 1 if rng.random() < 0.5 else -1
+        pt = pos[k] + side * rng.uniform(6.0, 15.0) * nrm[k]
+        if any(np.hypot(*(pt - c[0])) < 160.0 for c in chosen):
+            continue
+        point = Point(pt)
+        if not inner.contains(point) or keep_out.contains(point):
+            continue
+        near = all_lines.query(point, predicate="dwithin", distance=4.0)
+        if len(near):  # not on the carriageway of another street
+            continue
+        chosen.append((pt, int(idx[k]), float(along[k]), side))
+
+    cell_tree = shapely.STRtree([c.poly for c in cells])
+    kinds = [kind for kind, n in OPERATOR_COUNTS for _ in range(n)]
+    kinds = [kinds[i] for i in rng.permutation(len(kinds))]
+    stations = []
+    for (pt, si, dist, side), kind in zip(chosen, kinds, strict=True):
+        cell = cells[int(cell_tree.query(Point(pt), predicate="within")[0])]
+        sub = subdistricts[cell.subdistrict]
+        stations.append(
+            {
+                "pt": pt,
+                "street": streets[si].name,
+                "dist": dist,
+                "side": side,
+                "kind": kind,
+                "sub": sub,
+                "community": cell.community,
+            }
+        )
+    stations.sort(key=lambda s: (s["sub"].code, -round(s["pt"][1] / 500.0), s["pt"][0]))
+
+    n_24 = 10
+    always = [i for i, s in enumerate(stations) if s["kind"] == "sinopec"]
+    others = [
+        i for i, s in enumerate(stations) if s["kind"] in ("meituan", "sf", "jd", "community")
+    ]
+    always += [
+        others[i] for i in sorted(rng.choice(len(others), n_24 - len(always), replace=False))
+    ]
+    offices = [i for i, s in enumerate(stations) if s["kind"] in ("subdistrict", "union")]
+    offices = [offices[i] for i in sorted(rng.choice(len(offices), 2, replace=False))]
+    status = ["open"] * len(stations)
+    for i in rng.choice(len(stations), 5, replace=False)[:3]:
+        status[i] = "closed"
+    for i in [i for i in rng.permutation(len(stations)) if status[i] == "open"][:2]:
+        status[i] = "suspended"
+    hours_p = np.array([w for _, w in DAYTIME_HOURS], dtype=float)
+    hours_p /= hours_p.sum()
+
+    features, names, phones = [], set(), set()
+    start = date(2025, 9, 1)
+    span = (date(2026, 6, 30) - start).days
+    for i, s in enumerate(stations):
+        options, operator = _station_name(s)
+        name = next((n for n in options if n not in names), None)
+        assert name is not None, options
+        names.add(name)
+        number = 2 * int(s["dist"] // 30.0) + (1 if s["side"] > 0 else 2)
+        if i in always:
+            hours = "24/7"
+        elif i in offices:
+            hours = OFFICE_HOURS
+        else:
+            hours = DAYTIME_HOURS[int(rng.choice(len(DAYTIME_HOURS), p=hours_p))][0]
+        probs = dict(AMENITY_P, **AMENITY_BOOST.get(s["kind"], {}))
+        codes = [code for code, _ in AMENITIES if rng.random() < probs[code]] or ["rest"]
+        phone = f"027-8{rng.integers(0, 10_000_000):07d}"
+        while phone in phones:
+            phone = f"027-8{rng.integers(0, 10_000_000):07d}"
+        phones.add(phone)
+        confirmed = start + timedelta(days=int(rng.integers(0, span + 1)))
+        features.append(
+            {
+                "pt": s["pt"],
+                "props": {
+                    "station_id": f"S{i + 1:03d}",
+                    "name": name,
+                    "address": f"{s['sub'].district}{s['street']}{number}号",
+                    "amenities": ";".join(codes),
+                    "opening_hours": hours,
+                    "operator": operator,
+                    "phone": phone,
+                    "status": status[i],
+                    "last_confirmed": confirmed.isoformat(),
+                },
+            }
+        )
+    return features
+
+
+def _station_name(s: dict) -> tuple[list[str], str]:
+    """Candidate names (the first one not yet taken is used) and the operator."""
+    sub, street, comm, district = s["sub"].name, s["street"], s["community"], s["sub"].district
+    return {
+        "union": (
+            [f"{district}总工会{street}暖心驿站", f"{district}总工会{comm}社区暖心驿站"],
+            f"{district}总工会",
+        ),
+        "subdistrict": ([f"{sub}{street}暖心驿站", f"{sub}{comm}社区暖心驿站"], f"{sub}办事处"),
+        "community": (
+            [f"{comm}社区党群服务中心暖心驿站", f"{comm}社区{street}党群服务站暖心驿站"],
+            f"{comm}社区党群服务中心",
+        ),
+        "sf": ([f"顺丰速运{comm}站点暖心驿站", f"顺丰速运{street}站点暖心驿站"], "顺丰速运"),
+        "post": ([f"中国邮政{comm}支局暖心驿站", f"中国邮政{street}支局暖心驿站"], "中国邮政"),
+        "meituan": ([f"美团{comm}站暖心驿站", f"美团{street}站暖心驿站"], "美团"),
+        "sinopec": (
+            [f"中国石化{street}加油站易捷暖心驿站", f"中国石化{comm}加油站易捷暖心驿站"],
+            "中国石化易捷",
+        ),
+        "jd": ([f"京东物流{comm}营业部暖心驿站", f"京东物流{street}营业部暖心驿站"], "京东物流"),
+    }[s["kind"]]
+
+
+# --------------------------------------------------------------------------------------------
+# Tips
+# --------------------------------------------------------------------------------------------
+
+TEMPLATES = {
+    "01": [
+        "{a}路边暴露垃圾未清运",
+        "{a}垃圾桶满溢",
+        "{a}人行道积存渣土",
+        "{a}路面油污未清理",
+        "{a}小区门口堆放建筑垃圾",
+        "{a}绿化带内垃圾堆积",
+    ],
+    "02": [
+        "{a}沿线电线杆张贴小广告",
+        "{a}违规悬挂横幅",
+        "{a}墙面喷涂办证广告",
+        "{a}公交站牌被张贴广告",
+        "{a}人行道散发小广告",
+    ],
+    "03": [
+        "{a}施工围挡倒伏",
+        "{a}工地夜间施工扰民",
+        "{a}工地裸土未覆盖扬尘大",
+        "{a}渣土车道路遗撒",
+        "{a}施工占道未设警示标志",
+    ],
+    "04": ["{a}路面塌陷", "{a}燃气管道疑似泄漏", "{a}广告牌松动有坠落风险", "{a}电缆井冒烟"],
+    "04w": [
+        "{a}路面结冰，有骑手滑倒",
+        "{a}坡道结冰",
+        "{a}积雪未清，电动车通行困难",
+        "{a}与{b}路口路面结冰",
+    ],
+    "04r": ["{a}道路积水约30厘米", "{a}与{b}路口积水严重", "{a}下穿通道积水", "{a}路面塌陷"],
+    "05": [
+        "{a}消防通道被电动车堵塞",
+        "{a}附近小区楼道飞线充电",
+        "{a}占道经营",
+        "{a}机动车占用非机动车道",
+        "{a}共享单车堆积",
+        "{a}夜市占道经营油烟扰民",
+        "{a}小区门口外卖电动车乱停放",
+    ],
+    "06": ["{a}流浪犬聚集", "{a}外卖柜损坏", "{a}驿站附近照明不足", "{a}公共座椅损坏"],
+    "11": [
+        "{a}与{b}路口井盖缺失",
+        "{a}井盖破损",
+        "{a}路灯不亮",
+        "{a}雨水篦子堵塞",
+        "{a}消火栓漏水",
+        "{a}垃圾箱损坏",
+        "{a}电箱门未关闭",
+    ],
+    "12": [
+        "{a}与{b}路口信号灯故障",
+        "{a}护栏损坏",
+        "{a}交通标志被遮挡",
+        "{a}路面坑洼",
+        "{a}减速带损坏",
+        "{a}斑马线标线模糊",
+    ],
+    "13": [
+        "{a}行道树倒伏",
+        "{a}树枝遮挡信号灯",
+        "{a}绿地被踩踏损坏",
+        "{a}树穴缺少盖板",
+        "{a}绿化带苗木枯死",
+    ],
+}
+CATEGORY_WEIGHT = {
+    "01": 16,
+    "02": 6,
+    "03": 8,
+    "04": 4,
+    "05": 20,
+    "06": 4,
+    "11": 22,
+    "12": 11,
+    "13": 7,
+}
+MONTH_WEIGHT = [0.15, 0.12, 0.16, 0.17, 0.19, 0.21]
+MONTH_BOOST = {
+    "04": [5.0, 3.5, 0.6, 0.8, 1.5, 4.0],
+    "13": [0.8, 0.8, 1.0, 1.1, 1.2, 1.6],
+    "03": [0.8, 0.5, 1.3, 1.3, 1.2, 1.0],
+    "02": [1.0, 0.6, 1.0, 1.0, 1.0, 1.0],
+}
+COLD_SPELLS = [(date(2026, 1, 20), 10), (date(2026, 2, 6), 4)]
+RAIN_SPELLS = [(date(2026, 5, 20), 3), (date(2026, 6, 12), 15)]
+HOUR_WEIGHT = [1, 0.5, 0.3, 0.3, 0.4, 1, 3, 6, 8, 8, 9, 11, 12, 10, 8, 8, 9, 11, 12, 11, 9, 7, 4, 2]
+
+
+def _tip_time(rng, cat: str, month: int) -> datetime:
+    days = (date(2026, month + 1, 1) if month < 12 else date(2027, 1, 1)) - date(2026, month, 1)
+    day = date(2026, month, 1) + timedelta(days=int(rng.integers(0, days.days)))
+    spells = COLD_SPELLS if month <= 2 else RAIN_SPELLS if month >= 5 else []
+    spells = [(d0, n) for d0, n in spells if d0.month == month]
+    if cat == "04" and spells and rng.random() < 0.8:
+        d0, n = spells[int(rng.integers(0, len(spells)))]
+        day = d0 + timedelta(days=int(rng.integers(0, n)))
+    hw = np.array(HOUR_WEIGHT, dtype=float)
+    hour = int(rng.choice(24, p=hw / hw.sum()))
+    return datetime(
+        day.year,
+        day.month,
+        day.day,
+        hour,
+        int(rng.integers(0, 60)),
+        int(rng.integers(0, 60)),
+        tzinfo=_TZ,
+    )
+
+
+def build_tips(rng: np.random.Generator, plan: Plan, streets: list[Street]) -> list[dict]:
+    """Tips near streets (mostly arterials and secondaries), denser in the centre, with some
+    hotspots, a seasonal category mix and a few very active reporters."""
+    pos, nrm, idx, _, weight = street_samples(
+        streets, {"arterial": 3.0, "secondary": 2.0, "local": 1.0}
+    )
+    p = weight * density(pos[:, 0], pos[:, 1]) ** 1.3
+    p /= p.sum()
+    hot = rng.choice(len(p), 25, replace=False, p=p)
+    hot_w = rng.pareto(1.5, 25) + 0.5
+    hot_w /= hot_w.sum()
+    inner = plan.city.buffer(-2.0)
+    bridges = shapely.union_all([s.line for s in streets if s.bridge])
+
+    points: list[tuple[np.ndarray, int]] = []
+    while len(points) < N_TIPS - N_TIPS_OUTSIDE:
+        if rng.random() < 0.3:
+            k = int(hot[rng.choice(25, p=hot_w)])
+            same = np.flatnonzero(idx == idx[k])
+            near = same[np.abs(same - k) <= 15]  # within ~150 m along the same street
+            k = int(near[rng.integers(0, len(near))])
+        else:
+            k = int(rng.choice(len(p), p=p))
+        pt = pos[k] + rng.choice([-1.0, 1.0]) * rng.uniform(1.0, 25.0) * nrm[k]
+        point = Point(pt)
+        if not inner.contains(point):
+            continue
+        if plan.river.contains(point) and bridges.distance(point) > 12.0:
+            continue
+        points.append((pt, int(idx[k])))
+    ring = plan.city.exterior
+    street_tree = shapely.STRtree([s.line for s in streets])
+    for _ in range(N_TIPS_OUTSIDE):
+        while True:
+            b = shapely.get_coordinates(ring.interpolate(rng.uniform(0, ring.length)))[0]
+            out = b + b / np.linalg.norm(b) * rng.uniform(60.0, 220.0)
+            if not plan.city.contains(Point(out)) and plan.city.distance(Point(out)) < 280.0:
+                break
+        points.append((out, int(street_tree.query_nearest(Point(out))[0])))
+
+    jxy, jnames = junctions(streets)
+    jtree = cKDTree(jxy)
+    cats = list(CATEGORY_WEIGHT)
+    n_rep = 165
+    ids = set()
+    reporters = []
+    while len(reporters) < n_rep:
+        rid = f"r_{int(rng.integers(0, 2**32)):08x}"
+        if rid not in ids:
+            ids.add(rid)
+            reporters.append(rid)
+    activity = 1.0 / np.arange(1, n_rep + 1) ** 0.9
+    homes = pos[rng.choice(len(p), n_rep, p=p)]
+    end = datetime(2026, 6, 30, 23, 59, 59, tzinfo=_TZ)
+
+    tips = []
+    months = rng.choice(6, len(points), p=np.array(MONTH_WEIGHT) / sum(MONTH_WEIGHT)) + 1
+    for (pt, si), month in zip(points, months, strict=True):
+        w = np.array([CATEGORY_WEIGHT[c] * MONTH_BOOST.get(c, [1.0] * 6)[month - 1] for c in cats])
+        cat = cats[int(rng.choice(len(cats), p=w / w.sum()))]
+        when = _tip_time(rng, cat, int(month))
+        key = cat
+        if cat == "04" and (month <= 2 or month >= 5) and rng.random() < 0.85:
+            key = "04w" if month <= 2 else "04r"
+        a = streets[si].name
+        b = None
+        for j in jtree.query_ball_point(pt, 150.0):
+            if a in jnames[j]:
+                b = next((n for n in jnames[j] if n != a), None)
+                break
+        options = [t for t in TEMPLATES[key] if b is not None or "{b}" not in t]
+        desc = options[int(rng.integers(0, len(options)))].format(a=a, b=b)
+        dist = np.hypot(*(homes - pt).T)
+        rw = activity * np.exp(-dist / 2500.0)
+        reporter = reporters[int(rng.choice(n_rep, p=rw / rw.sum()))]
+        age = (end - when).total_seconds() / 86400.0
+        p_closed = 0.95 - 0.75 * math.exp(-age / (10.0 if cat == "04" else 25.0))
+        status = "closed" if rng.random() < p_closed else "open"
+        tips.append(
+            {
+                "pt": pt,
+                "when": when,
+                "category": cat,
+                "description": desc,
+                "reporter_id": reporter,
+                "status": status,
+            }
+        )
+    tips.sort(key=lambda t: (t["when"], t["pt"][0], t["pt"][1]))
+    for i, t in enumerate(tips):
+        t["tip_id"] = f"T{i + 1:06d}"
+    return tips
+
+
+# --------------------------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------------------------
+
+
+def point_lattice(pts: np.ndarray) -> np.ndarray:
+    return np.rint(lattice_from_local(np.asarray(pts, dtype=float))).astype(np.int64)
+
+
+def write_geojson(path: Path, features: list[tuple[dict, dict]]) -> None:
+    """RFC 7946 FeatureCollection, one feature per line, keys in a fixed order, no "crs"."""
+    lines = ['{"type":"FeatureCollection","features":[']
+    for i, (props, geometry) in enumerate(features):
+        feature = {"type": "Feature", "properties": props, "geometry": geometry}
+        text = json.dumps(feature, ensure_ascii=False, separators=(",", ":"))
+        lines.append(text + ("," if i < len(features) - 1 else ""))
+    lines.append("]}")
+    with path.open("w", encoding="utf-8", newline="\n") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def write_pack(out: Path, subdistricts, cells, streets, stations, tips) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    write_geojson(
+        out / "subdistricts.geojson",
+        [
+            (
+                {"subdistrict_code": s.code, "name": s.name, "district": s.district},
+                {"type": "Polygon", "coordinates": [lonlat_coords(s.ring)]},
+            )
+            for s in subdistricts
+        ],
+    )
+    write_geojson(
+        out / "grid.geojson",
+        [
+            (
+                {
+                    "grid_code": c.code,
+                    "name": c.name,
+                    "subdistrict_code": subdistricts[c.subdistrict].code,
+                    "households": c.households,
+                },
+                {"type": "Polygon", "coordinates": [lonlat_coords(c.ring)]},
+            )
+            for c in cells
+        ],
+    )
+    write_geojson(
+        out / "streets.geojson",
+        [
+            (
+                {"street_name": s.name, "road_class": s.road_class},
+                {"type": "LineString", "coordinates": lonlat_coords(s.coords)},
+            )
+            for s in streets
+        ],
+    )
+    st_xy = point_lattice(np.array([s["pt"] for s in stations]))
+    write_geojson(
+        out / "stations.geojson",
+        [
+            (s["props"], {"type": "Point", "coordinates": lonlat_coords(xy[None])[0]})
+            for s, xy in zip(stations, st_xy, strict=True)
+        ],
+    )
+    tip_xy = point_lattice(np.array([t["pt"] for t in tips]))
+    tip_props = [
+        {
+            "tip_id": t["tip_id"],
+            "reported_at": t["when"].isoformat(),
+            "category": t["category"],
+            "description": t["description"],
+            "reporter_id": t["reporter_id"],
+            "status": t["status"],
+        }
+        for t in tips
+    ]
+    write_geojson(
+        out / "tips.geojson",
+        [
+            (props, {"type": "Point", "coordinates": lonlat_coords(xy[None])[0]})
+            for props, xy in zip(tip_props, tip_xy, strict=True)
+        ],
+    )
+    lonlat = np.array(lonlat_coords(tip_xy))
+    glon, glat = from_wgs84(lonlat[:, 0], lonlat[:, 1], crs="gcj02")
+    with (out / "tips_as_received_gcj02.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(
+            [
+                "tip_id",
+                "reported_at",
+                "category",
+                "description",
+                "reporter_id",
+                "status",
+                "lon",
+                "lat",
+            ]
+        )
+        for props, x, y in zip(tip_props, glon, glat, strict=True):
+            writer.writerow([*props.values(), f"{x:.7f}", f"{y:.7f}"])
+    (out / "pack.toml").write_text(
+        f'name = "{CITY_NAME}"\n'
+        'description = "合成示范数据：虚构城市的街道、网格、路网、68个暖心驿站和2026年上半年'
+        "约1200条骑手上报线索。地名、编码、电话和上报人均为虚构，"
+        '仅为适用GCJ-02和高斯-克吕格3度带（EPSG:4547）而置于东经114.15°、北纬30.55°附近。"\n'
+        "# metric_crs is chosen from the data (EPSG:4547); every layer here is GeoJSON,\n"
+        "# so no [csv_crs] table is needed.\n",
+        encoding="utf-8",
+        newline="\n",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Self-check of the written files
+# --------------------------------------------------------------------------------------------
+
+
+def _read(out: Path, name: str) -> list[dict]:
+    doc = json.loads((out / f"{name}.geojson").read_text(encoding="utf-8"))
+    assert doc["type"] == "FeatureCollection" and "crs" not in doc, name
+    return doc["features"]
+
+
+def _lattice_of(coords) -> np.ndarray:
+    a = np.asarray(coords, dtype=float)
+    return np.rint(a * SCALE - np.array([X0, Y0])).astype(np.int64)
+
+
+def _metric(geoms):
+    def fn(c):
+        x, y = project(c[:, 0], c[:, 1], METRIC_CRS)
+        return np.column_stack([x, y])
+
+    return shapely.transform(geoms, fn)
+
+
+def check_pack(out: Path, plan: Plan) -> dict:
+    """Re-read the written pack and assert the promises of the brief; return a summary."""
+    summary: dict = {}
+    subs = _read(out, "subdistricts")
+    grid = _read(out, "grid")
+    codes = [f["properties"]["subdistrict_code"] for f in subs]
+    assert 6 <= len(subs) <= 10 and len(set(codes)) == len(codes)
+    assert all(len(c) == 9 and c.isdigit() for c in codes)
+    assert 2000 <= len(grid) <= 5000
+    gcodes = [f["properties"]["grid_code"] for f in grid]
+    assert len(set(gcodes)) == len(gcodes)
+    for f in grid:
+        pr, g = f["properties"], f["geometry"]
+        assert g["type"] == "Polygon" and len(pr["grid_code"]) == 14 and pr["grid_code"].isdigit()
+        assert pr["subdistrict_code"] in codes
+        assert pr["grid_code"].startswith(pr["subdistrict_code"])
+    per_comm = defaultdict(int)
+    for c in gcodes:
+        per_comm[c[:12]] += 1
+    assert max(per_comm.values()) <= 99
+
+    sub_poly = np.array([shapely.polygons(f["geometry"]["coordinates"][0]) for f in subs])
+    grid_poly = np.array([shapely.polygons(f["geometry"]["coordinates"][0]) for f in grid])
+    assert shapely.is_valid(sub_poly).all() and shapely.is_valid(grid_poly).all()
+    for f in [*subs, *grid]:
+        ring = np.asarray(f["geometry"]["coordinates"][0])
+        assert np.sum(ring[:-1, 0] * ring[1:, 1] - ring[1:, 0] * ring[:-1, 1]) > 0  # CCW
+
+    # exact noding on the lattice: every cell edge is shared with exactly one other cell or lies
+    # on the city outline, and each subdistrict boundary is exactly its cells' outer edges
+    grid_rings = [_lattice_of(f["geometry"]["coordinates"][0]) for f in grid]
+    count: dict[tuple[int, int, int, int], int] = defaultdict(int)
+    for ring in grid_rings:
+        for key in ring_keys(ring):
+            count[key] += 1
+    assert max(count.values()) <= 2
+    outline = set(ring_keys(int_coords(plan.city_lattice.exterior)))
+    assert {k for k, c in count.items() if c == 1} == outline
+    for f in subs:
+        code = f["properties"]["subdistrict_code"]
+        members = [
+            r
+            for r, g in zip(grid_rings, grid, strict=True)
+            if g["properties"]["subdistrict_code"] == code
+        ]
+        assert set(ring_keys(_lattice_of(f["geometry"]["coordinates"][0]))) == set(
+            xor_keys(members)
+        ), code
+    summary["grid_noded"] = "every cell edge shared exactly or on the outline"
+
+    gm, sm = _metric(grid_poly), _metric(sub_poly)
+    city_m = _metric(shapely.polygons((int_coords(plan.city_lattice.exterior) + [X0, Y0]) / SCALE))
+    pairs = shapely.STRtree(gm).query(gm, predicate="intersects")
+    pairs = pairs[:, pairs[0] < pairs[1]]
+    overlap = shapely.area(shapely.intersection(gm[pairs[0]], gm[pairs[1]]))
+    summary["max_overlap_m2"] = float(overlap.max())
+    assert summary["max_overlap_m2"] < 0.01
+    u_grid, u_sub = shapely.union_all(gm), shapely.union_all(sm)
+    summary["union_diff_m2"] = max(
+        float(u_grid.symmetric_difference(u_sub).area),
+        float(u_grid.symmetric_difference(city_m).area),
+        abs(float(shapely.area(gm).sum() - city_m.area)),
+    )
+    assert summary["union_diff_m2"] < 1.0
+    sub_of = {c: p for c, p in zip(codes, sm, strict=True)}
+    own = np.array([sub_of[f["properties"]["subdistrict_code"]] for f in grid])
+    share = shapely.area(shapely.intersection(gm, own)) / shapely.area(gm)
+    summary["min_share_in_own_subdistrict"] = float(share.min())
+    assert share.min() >= 0.9999
+    summary["city_area_km2"] = city_m.area / 1e6
+
+    streets = _read(out, "streets")
+    assert 200 <= len(streets) <= 500
+    assert {f["properties"]["road_class"] for f in streets} <= {"arterial", "secondary", "local"}
+    lines = np.array(
+        [shapely.linestrings(_lattice_of(f["geometry"]["coordinates"])) for f in streets]
+    )
+    verts = [set(map(tuple, _lattice_of(f["geometry"]["coordinates"]).tolist())) for f in streets]
+    pairs = shapely.STRtree(lines).query(lines, predicate="intersects")
+    for i, j in pairs.T[pairs[0] < pairs[1]]:
+        inter = shapely.intersection(lines[i], lines[j])
+        pts = shapely.get_coordinates(inter)
+        assert inter.geom_type in ("Point", "MultiPoint"), (i, j, inter.geom_type)
+        for x, y in np.rint(pts).astype(np.int64):
+            assert (x, y) in verts[i] and (x, y) in verts[j], (i, j)
+    allv, inv = np.unique(
+        np.vstack([_lattice_of(f["geometry"]["coordinates"]) for f in streets]),
+        axis=0,
+        return_inverse=True,
+    )
+    inv, edges, k = inv.ravel(), [], 0
+    for f in streets:
+        n = len(f["geometry"]["coordinates"])
+        edges += list(zip(inv[k : k + n - 1].tolist(), inv[k + 1 : k + n].tolist(), strict=True))
+        k += n
+    summary["street_components"] = int(components(len(allv), edges).max() + 1)
+    assert summary["street_components"] == 1
+    sl = np.array([to_local(ln) for ln in lines])
+    assert shapely.covered_by(sl, plan.city).all()
+    crossing = [
+        f["properties"]["street_name"]
+        for f, ln in zip(streets, sl, strict=True)
+        if ln.intersects(plan.river)
+    ]
+    assert 3 <= len(crossing) <= 5 and all(c.startswith(RIVER_NAME) for c in crossing)
+    summary["bridges"] = crossing
+    summary["streets"] = {
+        c: sum(f["properties"]["road_class"] == c for f in streets)
+        for c in ("arterial", "secondary", "local")
+    }
+    summary["street_names"] = len({f["properties"]["street_name"] for f in streets})
+    summary["street_km"] = float(shapely.length(sl).sum() / 1000.0)
+
+    stations = _read(out, "stations")
+    assert len(stations) == N_STATIONS
+    assert [f["properties"]["station_id"] for f in stations] == [
+        f"S{i:03d}" for i in range(1, N_STATIONS + 1)
+    ]
+    known = {code for code, _ in AMENITIES}
+    for f in stations:
+        pr = f["properties"]
+        assert set(pr["amenities"].split(";")) <= known
+        _check_hours(pr["opening_hours"])
+    sxy = np.array([f["geometry"]["coordinates"] for f in stations])
+    sp = shapely.points(local_from_lattice(_lattice_of(sxy).astype(float)))
+    assert shapely.contains(plan.city, sp).all() and not shapely.intersects(plan.river, sp).any()
+    d, _ = cKDTree(shapely.get_coordinates(sp)).query(shapely.get_coordinates(sp), k=2)
+    summary["station_min_spacing_m"] = float(d[:, 1].min())
+    assert summary["station_min_spacing_m"] >= 150.0
+    street_union = shapely.union_all(sl)
+    sd = shapely.distance(sp, street_union)
+    summary["station_street_distance_m"] = (float(sd.min()), float(sd.max()))
+    summary["station_status"] = _counts(f["properties"]["status"] for f in stations)
+    summary["station_24_7"] = sum(f["properties"]["opening_hours"] == "24/7" for f in stations)
+    assert summary["station_status"] == {"closed": 3, "open": N_STATIONS - 5, "suspended": 2}
+
+    tips = _read(out, "tips")
+    assert len(tips) == N_TIPS
+    times = [datetime.fromisoformat(f["properties"]["reported_at"]) for f in tips]
+    assert times == sorted(times) and times[0] >= datetime(2026, 1, 1, tzinfo=_TZ)
+    assert times[-1] < datetime(2026, 7, 1, tzinfo=_TZ)
+    assert {f["properties"]["category"] for f in tips} <= set(CATEGORIES)
+    txy = np.array([f["geometry"]["coordinates"] for f in tips])
+    tp = shapely.points(local_from_lattice(_lattice_of(txy).astype(float)))
+    inside = shapely.contains(plan.city, tp)
+    summary["tips_outside"] = int((~inside).sum())
+    assert summary["tips_outside"] == N_TIPS_OUTSIDE
+    assert shapely.distance(tp[~inside], plan.city).max() <= 300.0
+    td = shapely.distance(tp[inside], street_union)
+    summary["tips_within_30m_of_street"] = float((td <= 30.0).mean())
+    assert summary["tips_within_30m_of_street"] >= 0.99
+    summary["tip_reporters"] = len({f["properties"]["reporter_id"] for f in tips})
+    summary["tip_categories"] = _counts(f["properties"]["category"] for f in tips)
+    summary["tip_status"] = _counts(f["properties"]["status"] for f in tips)
+
+    with (out / "tips_as_received_gcj02.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["tip_id"] for r in rows] == [f["properties"]["tip_id"] for f in tips]
+    back = to_wgs84(
+        np.array([float(r["lon"]) for r in rows]),
+        np.array([float(r["lat"]) for r in rows]),
+        crs="gcj02",
+    )
+    err = np.hypot((back[0] - txy[:, 0]) * 96000.0, (back[1] - txy[:, 1]) * 111000.0)
+    summary["gcj02_roundtrip_max_m"] = float(err.max())
+    assert err.max() < 0.05
+    return summary
+
+
+def _check_hours(text: str) -> None:
+    try:
+        import opening_hours
+    except ImportError:  # optional here: the loader validates with it
+        return
+    opening_hours.OpeningHours(text)
+
+
+def _counts(values) -> dict:
+    out: dict = defaultdict(int)
+    for v in values:
+        out[v] += 1
+    return dict(sorted(out.items()))
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Generate the synthetic demo city data pack.")
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder (data/demo)")
+    out_dir = parser.parse_args(argv).out
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plan = make_plan(np.random.default_rng([SEED, 0]))
+    words = iter(word_pool(np.random.default_rng([SEED, 1])))
+    subdistricts, cells = build_grid(np.random.default_rng([SEED, 2]), plan, words)
+    streets = build_streets(np.random.default_rng([SEED, 3]), plan, words)
+    stations = build_stations(np.random.default_rng([SEED, 4]), plan, streets, subdistricts, cells)
+    tips = build_tips(np.random.default_rng([SEED, 5]), plan, streets)
+    write_pack(out_dir, subdistricts, cells, streets, stations, tips)
+    summary = check_pack(out_dir, plan)
+
+    lon, lat = unproject(
+        np.array(plan.city.bounds[::2]) + _OX, np.array(plan.city.bounds[1::2]) + _OY, METRIC_CRS
+    )
+    print(
+        f"{CITY_NAME}: {summary['city_area_km2']:.1f} km2, bbox "
+        f"{lon[0]:.4f},{lat[0]:.4f} .. {lon[1]:.4f},{lat[1]:.4f}; river {RIVER_NAME}"
+    )
+    print(
+        f"subdistricts {len(subdistricts)}, grid cells {len(cells)}, communities "
+        f"{len({c.code[:12] for c in cells})}, households {sum(c.households for c in cells)}"
+    )
+    print(
+        f"streets {sum(summary['streets'].values())} {summary['streets']}, "
+        f"{summary['street_names']} names, {summary['street_km']:.0f} km, "
+        f"bridges {len(summary['bridges'])}: {' '.join(summary['bridges'])}"
+    )
+    print(
+        f"stations {N_STATIONS}: status {summary['station_status']}, 24/7 "
+        f"{summary['station_24_7']}, min spacing {summary['station_min_spacing_m']:.0f} m, "
+        "street distance %.1f-%.1f m" % summary["station_street_distance_m"]
+    )
+    print(
+        f"tips {N_TIPS}: outside city {summary['tips_outside']}, within 30 m of a street "
+        f"{summary['tips_within_30m_of_street']:.1%}, reporters {summary['tip_reporters']}, "
+        f"status {summary['tip_status']}"
+    )
+    print(f"tip categories {summary['tip_categories']}")
+    print(
+        "self-check passed: valid polygons after rounding; grid "
+        f"{summary['grid_noded']}; max cell overlap {summary['max_overlap_m2']:.2e} m2; "
+        f"|union(cells) - subdistricts - outline| {summary['union_diff_m2']:.2e} m2; "
+        f"min share in own subdistrict {summary['min_share_in_own_subdistrict']:.6f}; "
+        f"streets noded, {summary['street_components']} connected component; GCJ-02 CSV "
+        f"round trip {summary['gcj02_roundtrip_max_m'] * 1000:.1f} mm"
+    )
+
+
+if __name__ == "__main__":
+    main()
