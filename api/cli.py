@@ -63,10 +63,10 @@ def validate(data: DataOpt = None) -> None:
         pack = read_pack(folder, metric_crs=settings.metric_crs)
     except InvalidLayer as exc:
         for problem in exc.problems:
-            err.print(problem, markup=False, highlight=False, soft_wrap=True)
-        err.print(f"{len(exc.problems)} problem(s) in {folder}", markup=False, highlight=False)
+            _say(problem)
+        _say(f"{len(exc.problems)} problem(s) in {folder}")
         raise typer.Exit(1) from None
-    out.print(f"valid: {pack.summary()}", markup=False, highlight=False, soft_wrap=True)
+    print(f"valid: {pack.summary()}")
 
 
 @app.command()
@@ -106,12 +106,9 @@ def assign(
         geometry = np.where(usable, gpd.points_from_xy(lon, lat), None)
         write_frame(gpd.GeoDataFrame(table, geometry=geometry, crs=4326), output)
     outside = int((result["outside_city"] == True).sum())  # noqa: E712 - nullable boolean
-    err.print(
+    _say(
         f"assigned {n} rows: {int(usable.sum()) - outside} in the city, {outside} outside, "
-        f"{int((~usable).sum())} with problems -> {output}",
-        markup=False,
-        soft_wrap=True,
-        highlight=False,
+        f"{int((~usable).sum())} with problems -> {output}"
     )
 
 
@@ -171,9 +168,14 @@ def nearest(
             row.address,
         )
     if rows.empty:
-        err.print("no station matches", markup=False)
+        _say("no station matches")
         raise typer.Exit(1)
     out.print(table)
+
+
+def _say(message: str) -> None:
+    """One plain line on stderr (no wrapping, no markup)."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def _progress() -> Progress:
@@ -191,22 +193,22 @@ def main() -> None:
     try:
         app(standalone_mode=True)
     except YizhanError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        _say(f"error: {exc}")
         sys.exit(1)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "YIZHAN_" + str(first["loc"][0]).upper() if first.get("loc") else "setting"
         value = first.get("input")
-        err.print(f"error: {name}={value!r}: {first['msg']}", markup=False, highlight=False)
+        _say(f"error: {name}={value!r}: {first['msg']}")
         sys.exit(1)
     except OSError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        _say(f"error: {exc}")
         sys.exit(1)
     except KeyboardInterrupt:
-        err.print("interrupted", markup=False)
+        _say("interrupted")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback
-        err.print(f"error: unexpected {type(exc).__name__}: {exc}", markup=False, highlight=False)
+        _say(f"error: unexpected {type(exc).__name__}: {exc}")
         sys.exit(2)
 
 

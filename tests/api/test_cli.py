@@ -151,3 +151,16 @@ def test_bad_setting_is_named(pack):
     env = {**os.environ, "YIZHAN_LOOKUP_PIXEL_M": "-3"}
     result = yizhan("nearest", "--lon", "114", "--lat", "30.5", "--data", pack, env=env)
     assert_one_line_error(result, "YIZHAN_LOOKUP_PIXEL_M='-3': Input should be greater than 0")
+
+
+def test_progress_bar_on_large_inputs(pack, tmp_path):
+    import os
+
+    src = tmp_path / "in.csv"
+    src.write_text("lon,lat\n" + "114.0015,30.5015\n" * 50)
+    env = {**os.environ, "YIZHAN_PROGRESS_MIN_ROWS": "10"}
+    result = yizhan("assign", src, "-o", tmp_path / "o.csv", "--data", pack, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "assigning" in result.stderr and "50/50" in result.stderr
+    quiet = yizhan("assign", src, "-o", tmp_path / "o.csv", "--data", pack)
+    assert "assigning" not in quiet.stderr
