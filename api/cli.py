@@ -156,7 +156,7 @@ def nearest(
     table = Table(title=f"最近的驿站 (open at {when:%Y-%m-%d %H:%M})")
     for column in ("#", "站点", "名称", "距离(m)", "营业", "设施", "开放时间", "地址"):
         table.add_column(column, overflow="fold")
-    for rank, row in enumerate(rows.itertuples(), start=1):
+    for rank, row in enumerate(rows, start=1):
         table.add_row(
             str(rank),
             row.station_id,
@@ -167,7 +167,7 @@ def nearest(
             row.opening_hours,
             row.address,
         )
-    if rows.empty:
+    if not rows:
         _say("no station matches")
         raise typer.Exit(1)
     out.print(table)

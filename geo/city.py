@@ -91,6 +91,28 @@ class City:
         )
 
     @cached_property
+    def station_records(self) -> list[dict]:
+        """Per station, the attributes a nearest query returns (built once)."""
+        st = self.stations
+        return [
+            {
+                "row": row,
+                "station_id": str(r.station_id),
+                "name": str(r.name),
+                "address": str(r.address),
+                "amenities": tuple(r.amenities),
+                "opening_hours": str(r.opening_hours),
+                "status": str(r.status),
+                "operator": str(r.operator),
+                "phone": str(r.phone),
+                "last_confirmed": r.last_confirmed,
+                "lon": float(r.geometry.x),
+                "lat": float(r.geometry.y),
+            }
+            for row, r in enumerate(st.itertuples(index=False))
+        ]
+
+    @cached_property
     def grid_codes(self) -> np.ndarray:
         return self.grid["grid_code"].to_numpy(dtype=object)
 
@@ -100,7 +122,8 @@ class City:
 
     def warm(self) -> City:
         """Build every index now."""
-        for name in ("grid_lookup", "subdistrict_tree", "street_index", "station_index"):
+        names = ("grid_lookup", "subdistrict_tree", "street_index", "station_index")
+        for name in (*names, "station_records"):
             getattr(self, name)
         return self
 

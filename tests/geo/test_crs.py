@@ -117,3 +117,13 @@ def test_metric_crs_override_must_be_projected():
         gcrs.metric_crs_for([114.2], override="EPSG:4326")
     with pytest.raises(UnknownCRS, match="longitude"):
         gcrs.metric_crs_for([10.0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(60, 140), st.floats(-5, 60), st.sampled_from(["gcj02", "bd09"]))
+def test_one_point_path_matches_the_array_path(lon, lat, name):
+    for fn in (gcrs.to_wgs84, gcrs.from_wgs84):
+        one = fn(lon, lat, crs=name)
+        many = fn(np.array([lon]), np.array([lat]), crs=name)
+        assert one[0] == pytest.approx(many[0][0], abs=1e-9)
+        assert one[1] == pytest.approx(many[1][0], abs=1e-9)

@@ -10,20 +10,21 @@ from geo.nearest import nearest_stations
 PROBE = (114.0015, 30.5015)
 
 
-def ids(frame):
-    return frame["station_id"].tolist()
+def ids(found):
+    return [s.station_id for s in found]
 
 
 def test_one_metre_further_comes_second(small_city):
     near = nearest_stations(small_city, *PROBE, k=2)
     assert ids(near) == ["S1", "S2"]
-    assert near["distance_m"].tolist() == pytest.approx([100.0, 101.0], abs=1e-6)
+    assert [s.distance_m for s in near] == pytest.approx([100.0, 101.0], abs=1e-6)
+    assert near[0].name == "一号驿站" and near[0].amenities == ("rest", "water")
 
 
 def test_closed_station_is_skipped_unless_any_status(small_city):
     assert "S4" not in ids(nearest_stations(small_city, *PROBE, k=4))
     anyone = nearest_stations(small_city, *PROBE, k=1, status=None)
-    assert ids(anyone) == ["S4"] and anyone["distance_m"][0] == pytest.approx(50.0, abs=1e-6)
+    assert ids(anyone) == ["S4"] and anyone[0].distance_m == pytest.approx(50.0, abs=1e-6)
 
 
 def test_amenity_filter(small_city):
@@ -67,3 +68,17 @@ def test_many_points_at_once(small_city):
 def test_bad_point_is_refused(small_city):
     with pytest.raises(InvalidInput, match="not valid coordinates"):
         nearest_stations(small_city, float("nan"), 30.5)
+
+
+def test_one_point_and_batch_queries_agree(small_city):
+    rng = np.random.default_rng(5)
+    lon, lat = rng.uniform(113.99, 114.02, 300), rng.uniform(30.49, 30.51, 300)
+    x, y = small_city.to_metric(lon, lat)
+    index = small_city.station_index
+    at = dt.datetime(2026, 6, 1, 13, 0)
+    for kwargs in ({}, {"open_at": at}, {"amenities": ["water"]}, {"status": None}):
+        batch = index.query(x, y, k=3, **kwargs)
+        for i in range(len(x)):
+            rows, dists = index.query_one(float(x[i]), float(y[i]), k=3, **kwargs)
+            assert rows == [r for r in batch.index[i] if r >= 0]
+            assert dists == pytest.approx(batch.distance_m[i][: len(rows)])
