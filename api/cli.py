@@ -54,11 +54,7 @@ def validate(data: DataOpt = None) -> None:
     from geo.layers import read_pack
 
     settings = get_settings()
-    folder = data or settings.data
-    if folder is None:
-        from data import DEMO_DIR
-
-        folder = DEMO_DIR
+    folder = data or settings.data or _demo_dir()
     try:
         pack = read_pack(folder, metric_crs=settings.metric_crs)
     except InvalidLayer as exc:
@@ -171,6 +167,39 @@ def nearest(
         _say("no station matches")
         raise typer.Exit(1)
     out.print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Address (YIZHAN_HOST).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (YIZHAN_PORT).")] = None,
+    data: DataOpt = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Tip store URL (YIZHAN_DB), e.g. sqlite:///yizhan.db."),
+    ] = None,
+) -> None:
+    """Run the web service: the station finder at /, the API under /api, OpenAPI at /docs."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.store import open_store
+    from geo.layers import read_pack
+
+    settings = get_settings()
+    updates = {"host": host, "port": port, "data": data, "db": db}
+    settings = settings.model_copy(update={k: v for k, v in updates.items() if v is not None})
+    # fail fast, with one line, before the server starts
+    read_pack(settings.data or _demo_dir(), metric_crs=settings.metric_crs)
+    open_store(settings.db).close()
+    _say(f"Yizhan on http://{settings.host}:{settings.port}/  (API docs at /docs)")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+def _demo_dir() -> Path:
+    from data import DEMO_DIR
+
+    return DEMO_DIR
 
 
 def _say(message: str) -> None:

@@ -30,6 +30,40 @@ class Settings(BaseSettings):
     nearest_max_k: int = Field(
         default=50, ge=1, description="Largest k a nearest-station query may ask for."
     )
+    db: str = Field(
+        default="sqlite:///yizhan.db",
+        description="Tip store: sqlite:///path.db (embedded) or postgresql://user@host/db.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `yizhan serve` listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `yizhan serve` listens on.")
+    basemap: str = Field(
+        default="osm", pattern="^(osm|gaode|tianditu)$", description="Default basemap of the page."
+    )
+    tianditu_key: str = Field(default="", description="Tianditu tile key; empty hides Tianditu.")
+    tile_url_osm: str = Field(
+        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png", description="OSM tile URL."
+    )
+    import_pack_tips: bool = Field(
+        default=True, description="Copy the pack's tips layer into the store at start (once)."
+    )
+    description_max_chars: int = Field(
+        default=500, ge=1, description="Longest tip description accepted."
+    )
+    reporter_id_max_chars: int = Field(default=64, ge=1, description="Longest reporter_id.")
+    idempotency_key_max_chars: int = Field(default=128, ge=8, description="Longest key.")
+    tip_max_outside_m: float = Field(
+        default=5000.0,
+        ge=0,
+        description="Tips further than this from every street are refused as outside the city.",
+    )
+    tips_page_default: int = Field(default=100, ge=1, description="Tips per page by default.")
+    tips_page_max: int = Field(default=1000, ge=1, description="Most tips one page may hold.")
+    max_body_bytes: int = Field(
+        default=65_536, ge=1024, description="Largest request body accepted, in bytes."
+    )
+    tip_rate_per_minute: int = Field(
+        default=30, ge=0, description="Tips one client address may post per minute (0: no limit)."
+    )
 
 
 @lru_cache

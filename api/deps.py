@@ -1,0 +1,28 @@
+"""Dependencies injected into routes: settings, the loaded city and the tip store."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.settings import Settings
+from api.store import Store
+from geo.city import City
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_city(request: Request) -> City:
+    return request.app.state.city
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+CityDep = Annotated[City, Depends(get_city)]
+StoreDep = Annotated[Store, Depends(get_store)]

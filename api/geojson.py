@@ -1,0 +1,140 @@
+"""GeoJSON for stations and tips, built from records prepared once at start."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import quote
+
+from geo import crs as gcrs
+from geo.city import City
+from geo.errors import InvalidInput
+from geo.layers import AMENITIES
+
+OUT_CRS = ("wgs84", "gcj02", "bd09")
+AMAP_NAV = (
+    "https://uri.amap.com/navigation?to={lon:.6f},{lat:.6f},{name}"
+    "&mode=ride&policy=1&src=yizhan&coordinate=gaode&callnative=1"
+)
+
+
+def check_out_crs(out_crs: str) -> str:
+    name = gcrs.parse_crs(out_crs)
+    if name not in OUT_CRS:
+        raise InvalidInput(f"out_crs must be one of {', '.join(OUT_CRS)}, got {out_crs!r}")
+    return name
+
+
+def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
+    """``minlon,minlat,maxlon,maxlat`` in WGS84, or None."""
+    if bbox is None or bbox == "":
+        return None
+    try:
+        values = tuple(float(v) for v in bbox.split(","))
+    except ValueError:
+        values = ()
+    ok = len(values) == 4 and all(v == v for v in values)
+    if ok:
+        minx, miny, maxx, maxy = values
+        ok = -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90
+    if not ok:
+        raise InvalidInput(f"bbox must be minlon,minlat,maxlon,maxlat in degrees, got {bbox!r}")
+    return values  # type: ignore[return-value]
+
+
+def amap_nav_url(name: str, lon_gcj: float, lat_gcj: float) -> str:
+    """An Amap riding-navigation link to a GCJ-02 point."""
+    return AMAP_NAV.format(lon=lon_gcj, lat=lat_gcj, name=quote(name, safe=""))
+
+
+class StationCatalog:
+    """Per station: JSON-ready properties and its position in each output CRS."""
+
+    def __init__(self, city: City):
+        self.city = city
+        self.records = city.station_records
+        self.row_of = {r["station_id"]: i for i, r in enumerate(self.records)}
+        lon = [r["lon"] for r in self.records]
+        lat = [r["lat"] for r in self.records]
+        self.coords = {"wgs84": list(zip(lon, lat, strict=True))}
+        for name in ("gcj02", "bd09"):
+            x, y = gcrs.from_wgs84(lon, lat, crs=name)
+            self.coords[name] = list(zip(x.tolist(), y.tolist(), strict=True))
+        self.props = []
+        for i, r in enumerate(self.records):
+            gx, gy = self.coords["gcj02"][i]
+            confirmed = r["last_confirmed"]
+            self.props.append(
+                {
+                    "station_id": r["station_id"],
+                    "name": r["name"],
+                    "address": r["address"],
+                    "amenities": list(r["amenities"]),
+                    "amenity_labels": [AMENITIES.get(a, a) for a in r["amenities"]],
+                    "opening_hours": r["opening_hours"],
+                    "status": r["status"],
+                    "operator": r["operator"],
+                    "phone": r["phone"],
+                    "last_confirmed": confirmed.isoformat() if confirmed else None,
+                    "nav_url": amap_nav_url(r["name"], gx, gy),
+                }
+            )
+
+    def feature(
+        self,
+        row: int,
+        *,
+        at: dt.datetime,
+        out_crs: str = "wgs84",
+        distance_m: float | None = None,
+    ) -> dict:
+        props = dict(self.props[row])
+        props["open_now"] = self.city.station_index.is_open_at(row, at)
+        if distance_m is not None:
+            props["distance_m"] = round(float(distance_m), 1)
+        x, y = self.coords[out_crs][row]
+        return {
+            "type": "Feature",
+            "id": props["station_id"],
+            "geometry": {"type": "Point", "coordinates": [round(x, 7), round(y, 7)]},
+            "properties": props,
+        }
+
+
+PUBLIC_TIP_FIELDS = (
+    "tip_id",
+    "reported_at",
+    "category",
+    "description",
+    "status",
+    "grid_code",
+    "subdistrict_code",
+    "street_name",
+    "street_distance_m",
+    "nearest_station_id",
+    "station_distance_m",
+    "outside_city",
+)
+
+
+def public_tip(tip: dict, categories: dict[str, str]) -> dict:
+    """A tip as anyone may see it: no reporter identity."""
+    out = {k: tip.get(k) for k in PUBLIC_TIP_FIELDS}
+    out["category_name"] = categories.get(tip["category"], "")
+    for key in ("street_distance_m", "station_distance_m"):
+        if out[key] is not None:
+            out[key] = round(float(out[key]), 1)
+    out["lon"], out["lat"] = round(tip["lon"], 7), round(tip["lat"], 7)
+    return out
+
+
+def tip_feature(tip: dict, categories: dict[str, str], *, out_crs: str = "wgs84") -> dict:
+    props = public_tip(tip, categories)
+    lon, lat = props.pop("lon"), props.pop("lat")
+    if out_crs != "wgs84":
+        lon, lat = (round(v, 7) for v in gcrs.from_wgs84(lon, lat, crs=out_crs))
+    return {
+        "type": "Feature",
+        "id": tip["tip_id"],
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": props,
+    }

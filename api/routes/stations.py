@@ -1,0 +1,123 @@
+"""Stations: list with filters, one by id, and the nearest to a point."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from api.deps import CityDep, SettingsDep
+from api.errors import NotFound
+from api.geojson import StationCatalog, check_out_crs, parse_bbox
+from geo import crs as gcrs
+from geo.errors import InvalidInput
+from geo.hours import local_time
+from geo.layers import STATION_STATUSES
+
+router = APIRouter(prefix="/api/stations", tags=["stations"])
+
+AmenityQ = Annotated[
+    list[str] | None, Query(description="Required amenity code; repeat for several.")
+]
+OutCrsQ = Annotated[str, Query(description="Output coordinates: wgs84, gcj02 or bd09.")]
+OpenAtQ = Annotated[
+    str | None,
+    Query(description="Evaluate opening hours at this local time (ISO 8601); default now."),
+]
+
+
+def _catalog(request: Request) -> StationCatalog:
+    return request.app.state.catalog
+
+
+def _status(status: str | None) -> str | None:
+    if status is not None and status not in STATION_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(STATION_STATUSES)}, got {status!r}")
+    return status
+
+
+@router.get("", summary="All stations as GeoJSON, with filters")
+async def list_stations(
+    request: Request,
+    city: CityDep,
+    amenity: AmenityQ = None,
+    open_now: Annotated[bool, Query(description="Only stations open now.")] = False,
+    status: Annotated[str | None, Query(description="open, closed or suspended.")] = None,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84).")] = None,
+    out_crs: OutCrsQ = "wgs84",
+    open_at: OpenAtQ = None,
+) -> dict:
+    catalog = _catalog(request)
+    out_crs = check_out_crs(out_crs)
+    codes = city.station_index.check_amenities(amenity)
+    status = _status(status)
+    box = parse_bbox(bbox)
+    at = local_time(open_at)
+    index = city.station_index
+    features = []
+    for row, record in enumerate(catalog.records):
+        if status is not None and record["status"] != status:
+            continue
+        if codes and not set(codes) <= set(record["amenities"]):
+            continue
+        if box is not None and not (
+            box[0] <= record["lon"] <= box[2] and box[1] <= record["lat"] <= box[3]
+        ):
+            continue
+        if open_now and not (record["status"] == "open" and index.is_open_at(row, at)):
+            continue
+        features.append(catalog.feature(row, at=at, out_crs=out_crs))
+    return {"type": "FeatureCollection", "features": features}
+
+
+@router.get("/nearest", summary="The k nearest stations to a point, nearest first")
+async def nearest(
+    request: Request,
+    city: CityDep,
+    settings: SettingsDep,
+    lon: Annotated[float, Query(description="Longitude in `crs`.", allow_inf_nan=False)],
+    lat: Annotated[float, Query(description="Latitude in `crs`.", allow_inf_nan=False)],
+    crs: Annotated[str, Query(description="wgs84, gcj02, bd09 or EPSG:<code>.")] = "wgs84",
+    k: Annotated[int, Query(ge=1, description="How many stations.")] = 3,
+    amenity: AmenityQ = None,
+    open_now: Annotated[bool, Query(description="Only stations open now.")] = False,
+    status: Annotated[str | None, Query(description="Required status; default open.")] = "open",
+    out_crs: OutCrsQ = "wgs84",
+    open_at: OpenAtQ = None,
+) -> dict:
+    if k > settings.nearest_max_k:
+        raise InvalidInput(f"k must be at most {settings.nearest_max_k} (YIZHAN_NEAREST_MAX_K)")
+    out_crs = check_out_crs(out_crs)
+    wlon, wlat = gcrs.to_wgs84(lon, lat, crs=crs)
+    if not gcrs.valid_lonlat(wlon, wlat):
+        raise InvalidInput(f"lon/lat ({lon!r}, {lat!r}) are not valid coordinates in {crs}")
+    at = local_time(open_at)
+    x, y = city.to_metric(wlon, wlat)
+    rows, dists = city.station_index.query_one(
+        float(x),
+        float(y),
+        k=k,
+        amenities=amenity,
+        status=_status(status),
+        open_at=at if open_now else None,
+    )
+    catalog = _catalog(request)
+    features = [
+        catalog.feature(row, at=at, out_crs=out_crs, distance_m=d)
+        for row, d in zip(rows, dists, strict=True)
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+@router.get("/{station_id}", summary="One station as a GeoJSON Feature")
+async def get_station(
+    request: Request,
+    station_id: str,
+    out_crs: OutCrsQ = "wgs84",
+    open_at: OpenAtQ = None,
+) -> dict:
+    catalog = _catalog(request)
+    row = catalog.row_of.get(station_id)
+    if row is None:
+        raise NotFound(f"station_id {station_id!r} does not exist")
+    return catalog.feature(row, at=local_time(open_at), out_crs=check_out_crs(out_crs))
