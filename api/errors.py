@@ -65,10 +65,12 @@ def install(app: FastAPI) -> None:
             shown = repr(value) if not isinstance(value, dict) or len(repr(value)) < 200 else "..."
             if len(shown) > 200:
                 shown = shown[:200] + "..."
+            if err.get("type") == "missing":
+                shown = ""
             errors.append({"field": field, "message": err.get("msg", ""), "input": shown})
         first = errors[0] if errors else {"field": "request", "message": "invalid", "input": ""}
         detail = f"{first['field']}: {first['message']}"
-        if first["input"] not in ("", "None") and "missing" not in first["message"].lower():
+        if first["input"] not in ("", "None"):
             detail += f" (got {first['input']})"
         return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
 

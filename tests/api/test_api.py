@@ -1,0 +1,314 @@
+"""Every endpoint and its error cases, through FastAPI's TestClient on the small city."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import SUB_A, cell_code, metric_point, station_features, write_pack
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from geo import crs as gcrs
+
+PROBE = (114.0015, 30.5015)
+TIP = {
+    "lon": PROBE[0],
+    "lat": PROBE[1],
+    "crs": "wgs84",
+    "category": "11",
+    "description": "井盖缺失",
+    "reporter_id": "r_secret_42",
+}
+
+
+def make_client(tmp_path, **overrides) -> TestClient:
+    pack = write_pack(tmp_path / "pack")
+    settings = Settings(data=pack, db=f"sqlite:///{tmp_path / 't.db'}", **overrides)
+    return TestClient(create_app(settings))
+
+
+@pytest.fixture
+def client(tmp_path):
+    with make_client(tmp_path) as c:
+        yield c
+
+
+def test_health_counts_layers(client):
+    body = client.get("/api/health").json()
+    assert body["layers"] == {"stations": 4, "grid": 8, "subdistricts": 2, "streets": 2}
+    assert body["store"] == "sqlite"
+
+
+def test_categories_table(client):
+    rows = client.get("/api/categories").json()
+    assert {"code": "11", "name": "公用设施"}.items() <= rows[6].items()
+    assert [r["code"] for r in rows][:3] == ["01", "02", "03"]
+
+
+def test_stations_filters(client):
+    every = client.get("/api/stations").json()["features"]
+    assert sorted(f["id"] for f in every) == ["S1", "S2", "S3", "S4"]
+    ebike = client.get("/api/stations", params={"amenity": "ebike_charging"}).json()
+    assert sorted(f["id"] for f in ebike["features"]) == ["S2", "S4"]
+    both = client.get("/api/stations", params=[("amenity", "ebike_charging"), ("status", "open")])
+    assert [f["id"] for f in both.json()["features"]] == ["S2"]
+    night = client.get("/api/stations", params={"open_now": "true", "open_at": "2026-06-01T22:30"})
+    assert [f["id"] for f in night.json()["features"]] == ["S2"]
+    box = client.get("/api/stations", params={"bbox": "114.009,30.5,114.012,30.506"}).json()
+    assert [f["id"] for f in box["features"]] == ["S3"]
+
+
+def test_station_by_id_and_404(client):
+    feat = client.get("/api/stations/S3").json()
+    assert feat["type"] == "Feature" and feat["geometry"]["coordinates"] == [114.0105, 30.5045]
+    props = feat["properties"]
+    assert props["amenity_labels"] == ["休息", "如厕"]
+    assert props["last_confirmed"] == "2026-05-03"
+    missing = client.get("/api/stations/S99")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "station_id 'S99' does not exist"
+
+
+def test_nearest_sorted_with_nav_url_in_gcj02(client):
+    res = client.get("/api/stations/nearest", params={"lon": PROBE[0], "lat": PROBE[1], "k": 2})
+    feats = res.json()["features"]
+    assert [f["id"] for f in feats] == ["S1", "S2"]
+    assert [f["properties"]["distance_m"] for f in feats] == [100.0, 101.0]
+    lon, lat = feats[0]["geometry"]["coordinates"]
+    glon, glat = gcrs.from_wgs84(lon, lat, crs="gcj02")
+    nav = feats[0]["properties"]["nav_url"]
+    assert nav.startswith(f"https://uri.amap.com/navigation?to={glon:.6f},{glat:.6f},")
+    assert "mode=ride" in nav and "coordinate=gaode" in nav
+
+
+def test_nearest_gcj02_input_and_output(client):
+    glon, glat = gcrs.from_wgs84(*PROBE, crs="gcj02")
+    res = client.get(
+        "/api/stations/nearest",
+        params={"lon": glon, "lat": glat, "crs": "gcj02", "k": 1, "out_crs": "gcj02"},
+    )
+    feat = res.json()["features"][0]
+    assert feat["id"] == "S1" and feat["properties"]["distance_m"] == 100.0
+    s1 = metric_point(100.0, 0.0)
+    assert feat["geometry"]["coordinates"] == pytest.approx(
+        list(gcrs.from_wgs84(*s1, crs="gcj02")), abs=1e-6
+    )
+
+
+def test_nearest_open_now_and_amenity(client):
+    params = {
+        "lon": PROBE[0],
+        "lat": PROBE[1],
+        "k": 3,
+        "open_now": "true",
+        "open_at": "2026-06-01T22:30",
+    }
+    assert [
+        f["id"] for f in client.get("/api/stations/nearest", params=params).json()["features"]
+    ] == ["S2"]
+    params = {"lon": PROBE[0], "lat": PROBE[1], "amenity": "toilet"}
+    feats = client.get("/api/stations/nearest", params=params).json()["features"]
+    assert [f["id"] for f in feats] == ["S3"]
+
+
+@pytest.mark.parametrize(
+    ("params", "needle"),
+    [
+        ({"lon": "abc", "lat": 30.5}, "lon"),
+        ({"lon": "nan", "lat": 30.5}, "lon"),
+        ({"lon": 114.0, "lat": 95}, "not valid coordinates"),
+        ({"lon": 114.0}, "lat: Field required"),
+        ({"lon": 114.0, "lat": 30.5, "crs": "mars"}, "got 'mars'"),
+        ({"lon": 114.0, "lat": 30.5, "k": 0}, "k: "),
+        ({"lon": 114.0, "lat": 30.5, "k": 51}, "YIZHAN_NEAREST_MAX_K"),
+        ({"lon": 114.0, "lat": 30.5, "amenity": "sauna"}, "amenity 'sauna'"),
+        ({"lon": 114.0, "lat": 30.5, "out_crs": "EPSG:3857"}, "out_crs"),
+        ({"lon": 114.0, "lat": 30.5, "open_at": "soon"}, "open_at"),
+        ({"lon": 114.0, "lat": 30.5, "status": "gone"}, "status"),
+    ],
+)
+def test_nearest_bad_input_is_422_naming_the_field(client, params, needle):
+    res = client.get("/api/stations/nearest", params=params)
+    assert res.status_code == 422, res.text
+    assert needle in res.json()["detail"]
+
+
+def test_post_tip_assigns_and_stores(client):
+    res = client.post("/api/tips", json=TIP)
+    assert res.status_code == 201, res.text
+    tip = res.json()
+    assert tip["grid_code"] == cell_code(SUB_A, 1) and tip["subdistrict_code"] == SUB_A
+    assert tip["street_name"] == "中山路" and tip["street_distance_m"] == pytest.approx(166.3, 0.2)
+    assert tip["nearest_station_id"] == "S1" and tip["station_distance_m"] == 100.0
+    assert tip["outside_city"] is False and tip["category_name"] == "公用设施"
+    assert "reporter_id" not in tip
+    assert res.headers["location"] == f"/api/tips/{tip['tip_id']}"
+    listed = client.get("/api/tips").json()
+    assert listed["numberMatched"] == 1
+    assert listed["features"][0]["properties"]["tip_id"] == tip["tip_id"]
+
+
+def test_post_tip_in_bd09_lands_in_the_same_cell(client):
+    blon, blat = gcrs.from_wgs84(114.0075, 30.5045, crs="bd09")
+    res = client.post("/api/tips", json={**TIP, "lon": blon, "lat": blat, "crs": "bd09"})
+    assert res.status_code == 201
+    assert res.json()["grid_code"] == "42010000200103"
+
+
+def test_tip_outside_city_is_kept(client):
+    res = client.post("/api/tips", json={**TIP, "lon": 113.999, "lat": 30.501})
+    assert res.status_code == 201 and res.json()["outside_city"] is True
+    assert res.json()["grid_code"] is None
+
+
+def test_tip_far_away_is_refused(client):
+    res = client.post("/api/tips", json={**TIP, "lon": 116.4, "lat": 39.9})
+    assert res.status_code == 422
+    assert "km from the city" in res.json()["detail"]
+
+
+def test_idempotent_retry_stores_one_tip(client):
+    headers = {"Idempotency-Key": "k-123456"}
+    first = client.post("/api/tips", json=TIP, headers=headers)
+    again = client.post("/api/tips", json=TIP, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert client.get("/api/tips").json()["numberMatched"] == 1
+    other = client.post("/api/tips", json={**TIP, "description": "别的"}, headers=headers)
+    assert other.status_code == 409
+    assert client.get("/api/tips").json()["numberMatched"] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"category": "99"}, "category: '99' is not one of 01, 02"),
+        ({"lon": "abc"}, "lon"),
+        ({"lat": 91.0}, "lon/lat"),
+        ({"description": "长" * 501}, "description: 501 characters is longer than 500"),
+        ({"reporter_id": ""}, "reporter_id"),
+        ({"crs": "mars"}, "got 'mars'"),
+        ({"extra": 1}, "extra"),
+    ],
+)
+def test_bad_tips_are_422_naming_the_field(client, change, needle):
+    res = client.post("/api/tips", json={**TIP, **change})
+    assert res.status_code == 422, res.text
+    assert needle in res.json()["detail"]
+    assert client.get("/api/tips").json()["numberMatched"] == 0
+
+
+@pytest.mark.parametrize("missing", ["lon", "lat", "category", "reporter_id"])
+def test_missing_fields(client, missing):
+    body = {k: v for k, v in TIP.items() if k != missing}
+    res = client.post("/api/tips", json=body)
+    assert res.status_code == 422 and res.json()["detail"] == f"{missing}: Field required"
+
+
+def test_nan_in_json_is_refused(client):
+    raw = json.dumps(TIP).replace(str(PROBE[0]), "NaN")
+    res = client.post("/api/tips", content=raw, headers={"content-type": "application/json"})
+    assert res.status_code == 422 and "lon" in res.json()["detail"]
+
+
+def test_malformed_json_and_huge_body(client):
+    res = client.post(
+        "/api/tips", content="{not json", headers={"content-type": "application/json"}
+    )
+    assert res.status_code == 422
+    huge = {**TIP, "description": "x" * 100_000}
+    res = client.post("/api/tips", json=huge)
+    assert res.status_code == 413 and "YIZHAN_MAX_BODY_BYTES" in res.json()["detail"]
+
+
+def test_tip_listing_filters_and_paging(client):
+    for i, (lon, lat, cat) in enumerate(
+        [(114.0015, 30.5015, "11"), (114.0075, 30.5045, "05"), (114.0105, 30.5015, "05")]
+    ):
+        assert (
+            client.post(
+                "/api/tips",
+                json={**TIP, "lon": lon, "lat": lat, "category": cat, "description": f"第{i}条"},
+            ).status_code
+            == 201
+        )
+    get = lambda **p: client.get("/api/tips", params=p).json()  # noqa: E731
+    assert get(category="05")["numberMatched"] == 2
+    assert get(subdistrict_code=SUB_A)["numberMatched"] == 1
+    assert get(grid_code="42010000200103")["features"][0]["properties"]["description"] == "第1条"
+    assert get(bbox="114.009,30.5,114.012,30.506")["numberMatched"] == 1
+    assert get(since="2000-01-01", until="2000-02-01")["numberMatched"] == 0
+    page = get(limit=2)
+    assert page["numberReturned"] == 2 and page["numberMatched"] == 3
+    assert "offset=2" in page["links"][0]["href"]
+    assert get(limit=2, offset=2)["numberReturned"] == 1
+    assert client.get("/api/tips", params={"limit": 5000}).status_code == 422
+    assert client.get("/api/tips", params={"since": "yesterday"}).status_code == 422
+
+
+def test_reporter_never_public(client):
+    tip = client.post("/api/tips", json=TIP).json()
+    for path in ("/api/tips", f"/api/tips/{tip['tip_id']}", "/api/tips?out_crs=gcj02"):
+        assert "r_secret_42" not in client.get(path).text
+        assert "reporter" not in client.get(path).text
+
+
+def test_tip_by_id_and_404(client):
+    tip = client.post("/api/tips", json=TIP).json()
+    assert (
+        client.get(f"/api/tips/{tip['tip_id']}").json()["properties"]["grid_code"]
+        == (tip["grid_code"])
+    )
+    assert client.get("/api/tips/nope").status_code == 404
+
+
+def test_rate_limit(tmp_path):
+    with make_client(tmp_path, tip_rate_per_minute=2) as c:
+        codes = [c.post("/api/tips", json=TIP).status_code for _ in range(3)]
+        assert codes == [201, 201, 429]
+        assert "YIZHAN_TIP_RATE_PER_MINUTE" in c.post("/api/tips", json=TIP).json()["detail"]
+
+
+def test_pack_tips_are_imported_once(tmp_path):
+    from shapely.geometry import Point
+
+    tips = [
+        {
+            "tip_id": "T1",
+            "reported_at": "2026-03-01T08:00:00+08:00",
+            "category": "05",
+            "description": "消防通道堵塞",
+            "reporter_id": "r9",
+            "status": "open",
+            "geometry": Point(114.0075, 30.5045),
+        }
+    ]
+    pack = write_pack(tmp_path / "pack", tips=tips)
+    settings = Settings(data=pack, db=f"sqlite:///{tmp_path / 'p.db'}")
+    for _ in range(2):
+        with TestClient(create_app(settings)) as c:
+            body = c.get("/api/tips").json()
+            assert body["numberMatched"] == 1
+            assert body["features"][0]["properties"]["grid_code"] == "42010000200103"
+
+
+def test_hostile_station_text_is_returned_as_data(tmp_path):
+    stations = station_features()
+    stations[0]["name"] = "<img src=x onerror=alert(1)>"
+    pack = write_pack(tmp_path / "pack", stations=stations)
+    settings = Settings(data=pack, db=f"sqlite:///{tmp_path / 'h.db'}")
+    with TestClient(create_app(settings)) as c:
+        feat = c.get("/api/stations/S1").json()
+        assert feat["properties"]["name"] == "<img src=x onerror=alert(1)>"
+        assert c.get("/api/stations/S1").headers["content-type"] == "application/json"
+
+
+def test_bad_db_url_fails_clearly(tmp_path):
+    from geo.errors import InvalidInput
+
+    settings = Settings(data=write_pack(tmp_path / "pack"), db="mysql://x")
+    with pytest.raises(InvalidInput, match="not supported"), TestClient(create_app(settings)):
+        pass
