@@ -16,6 +16,7 @@ from geo.layers import AMENITIES, Pack, read_pack
 from geo.lines import LineIndex, build_line_index
 from geo.lookup import GridLookup, build_grid_lookup
 from geo.nearest import StationIndex
+from geo.network import StreetNetwork, build_network
 
 
 @dataclass
@@ -71,6 +72,26 @@ class City:
         """Nearest-street index in the metric CRS."""
         lines = self.streets.to_crs(self.metric_crs).geometry.array
         return build_line_index(lines, max_segment_m=self.segment_m)
+
+    @cached_property
+    def street_network(self) -> StreetNetwork:
+        """The street graph for network distances."""
+        return build_network(self.street_index)
+
+    @cached_property
+    def cell_xy(self) -> tuple[np.ndarray, np.ndarray]:
+        """Grid cell centroids in the metric CRS."""
+        centroids = self.grid.to_crs(self.metric_crs).geometry.centroid
+        return centroids.x.to_numpy(), centroids.y.to_numpy()
+
+    @cached_property
+    def cell_people(self) -> np.ndarray:
+        """People per cell: ``population`` if the grid has it, else ``households``, else 0."""
+        for column in ("population", "households"):
+            if column in self.grid.columns:
+                values = pd.to_numeric(self.grid[column], errors="coerce")
+                return values.fillna(0.0).to_numpy(float)
+        return np.zeros(len(self.grid))
 
     @cached_property
     def station_xy(self) -> tuple[np.ndarray, np.ndarray]:

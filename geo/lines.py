@@ -5,7 +5,8 @@ segment lies within half the segment's length of the distance to its midpoint, s
 the ``k`` nearest midpoints the best exact segment distance ``d`` is proven nearest when the
 ``k``-th midpoint is further than ``d + max_segment_m / 2``. Points not proven with 8 midpoints
 (near junctions, or far from any street) are retried with 32, then 128; the very few left are
-answered by shapely's STRtree nearest query on the whole lines. Ties go to the lowest line index.
+compared with every segment. Ties go to the lowest line index. ``exact`` (shapely's STRtree on
+the whole lines) is kept as the reference the tests and benchmark compare with.
 On the demo city this runs about 5x faster than the STRtree query alone, which costs ~60 us a
 point on long streets (measured in ``benchmarks/assign.py``).
 """
@@ -38,33 +39,49 @@ class LineIndex:
         """Nearest line index and distance (metres) for each point; -1 and NaN for NaN input.
 
         ``k`` lists the numbers of midpoints tried in turn for the points not yet proven; the
-        rest go to the exact STRtree query. ``workers`` is passed to the KD-tree (-1: all cores).
+        rest are compared with every segment. ``workers`` is passed to the KD-tree (-1: all
+        cores). Ties go to the lowest line index.
         """
+        return self._nearest(x, y, k=k, workers=workers, by_line=True)
+
+    def nearest_segment(self, x, y, *, k: tuple[int, ...] = (8, 32, 128), workers: int = 1):
+        """Nearest segment index and distance for each point (ties: lowest segment index)."""
+        return self._nearest(x, y, k=k, workers=workers, by_line=False)
+
+    def _nearest(self, x, y, *, k, workers, by_line):
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
         idx = np.full(x.shape, -1, dtype=np.int64)
         dist = np.full(x.shape, np.nan)
         todo = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
-        if todo.size == 0 or self.line.size == 0:
+        n_seg = self.line.size
+        if todo.size == 0 or n_seg == 0:
             return idx, dist
         for kk in k:
-            kk = int(min(kk, self.line.size))
+            kk = int(min(kk, n_seg))
             px, py = x[todo], y[todo]
             mid_d, cand = self.tree.query(np.column_stack([px, py]), k=kk, workers=workers)
             mid_d, cand = mid_d.reshape(todo.size, kk), cand.reshape(todo.size, kk)
-            d = self._segment_distance(px[:, None], py[:, None], cand)
-            best = d.min(axis=1)
-            big = np.iinfo(np.int64).max
-            line = np.where(d <= best[:, None], self.line[cand], big).min(axis=1)
-            proven = mid_d[:, -1] > best + self.max_segment_m / 2
-            if kk == self.line.size:
-                proven[:] = True
-            idx[todo[proven]], dist[todo[proven]] = line[proven], best[proven]
+            best_idx, best = self._pick(px, py, cand, by_line)
+            proven = (mid_d[:, -1] > best + self.max_segment_m / 2) | (kk == n_seg)
+            idx[todo[proven]], dist[todo[proven]] = best_idx[proven], best[proven]
             todo = todo[~proven]
             if todo.size == 0:
                 return idx, dist
-        idx[todo], dist[todo] = self.exact(x[todo], y[todo])
+        everything = np.arange(n_seg)
+        for start in range(0, todo.size, 256):  # the few left: compare with every segment
+            part = todo[start : start + 256]
+            cand = np.broadcast_to(everything, (part.size, n_seg))
+            idx[part], dist[part] = self._pick(x[part], y[part], cand, by_line)
         return idx, dist
+
+    def _pick(self, px, py, cand, by_line):
+        """The best candidate per row: its line (or segment) index and exact distance."""
+        d = self._segment_distance(px[:, None], py[:, None], cand)
+        best = d.min(axis=1)
+        ids = self.line[cand] if by_line else cand
+        big = np.iinfo(np.int64).max
+        return np.where(d <= best[:, None], ids, big).min(axis=1), best
 
     def exact(self, x, y):
         """Nearest line by shapely's STRtree alone (lowest index on ties)."""
