@@ -420,34 +420,52 @@ def _check_grid(frame, path, subdistricts, metric_crs, sliver_area_m2, problems)
     if problems:
         return frame
 
-    cells = frame.to_crs(metric_crs).geometry.array
-    sub_metric = subdistricts.to_crs(metric_crs)
-    sub_index = pd.Index(sub_metric["subdistrict_code"])
-    own = sub_metric.geometry.array[sub_index.get_indexer(subs)]
+    # Topology is decided in WGS84, where the stored edges are straight; only the areas of the
+    # pieces found are measured in metres (projecting first would bend long edges into chords
+    # and report slivers that are not in the data).
+    cells = frame.geometry.array
+    sub_index = pd.Index(subdistricts["subdistrict_code"])
+    sub_geoms = subdistricts.geometry.array
+    own = sub_geoms[sub_index.get_indexer(subs)]
+
+    def area_m2(geoms) -> np.ndarray:
+        return np.asarray(gpd.GeoSeries(geoms, crs=4326).to_crs(metric_crs).area)
 
     # cells overlapping each other
     tree = shapely.STRtree(cells)
-    left, right = tree.query(cells, predicate="intersects")
+    left, right = tree.query(cells, predicate="overlaps")
     keep = left < right
     left, right = left[keep], right[keep]
-    areas = shapely.area(shapely.intersection(cells[left], cells[right]))
+    areas = area_m2(shapely.intersection(cells[left], cells[right])) if left.size else []
     for i, j, area in zip(left, right, areas, strict=True):
         if area > sliver_area_m2:
             problems.add(
                 f"{path.name} row {i + 1} (grid_code {codes[i]}) overlaps row {j + 1} "
                 f"(grid_code {codes[j]}) by {area:.1f} m²"
             )
+    contained_l, contained_r = tree.query(cells, predicate="contains")
+    seen = set()
+    for i, j in zip(contained_l, contained_r, strict=True):
+        if i != j and (j, i) not in seen:
+            seen.add((i, j))
+            problems.add(
+                f"{path.name} row {i + 1} (grid_code {codes[i]}) contains row {j + 1} "
+                f"(grid_code {codes[j]})"
+            )
 
     # cells outside or straddling their subdistrict
     shapely.prepare(own)
-    inside = shapely.covers(own, cells)
-    for row in np.flatnonzero(~inside):
-        outside = float(shapely.area(shapely.difference(cells[row], own[row])))
+    outside_rows = np.flatnonzero(~shapely.covers(own, cells))
+    if outside_rows.size:
+        outside_areas = area_m2(shapely.difference(cells[outside_rows], own[outside_rows]))
+        cell_areas = area_m2(cells[outside_rows])
+    for k, row in enumerate(outside_rows):
+        outside = float(outside_areas[k])
         if outside <= sliver_area_m2:
             continue
-        share = outside / max(float(shapely.area(cells[row])), 1e-9)
-        others = sub_metric.geometry.array.intersects(cells[row])
-        other_codes = [c for c in sub_metric["subdistrict_code"][others] if c != subs[row]]
+        share = outside / max(float(cell_areas[k]), 1e-9)
+        others = sub_geoms.intersects(cells[row])
+        other_codes = [c for c in subdistricts["subdistrict_code"][others] if c != subs[row]]
         where = f"straddles {', '.join(other_codes)}" if other_codes else "lies outside the city"
         problems.add(
             f"{path.name} row {row + 1} (grid_code {codes[row]}): {share:.1%} "

@@ -188,3 +188,37 @@ def test_other_formats_read_the_same(tmp_path, pack_dir):
     assert list(pack.grid["grid_code"]) == list(base.grid["grid_code"])
     assert pack.streets.crs.to_epsg() == 4326
     assert pack.streets.geometry[0].coords[0] == pytest.approx((114.0, 30.503), abs=1e-9)
+
+
+def test_identical_cells_are_reported_once(tmp_path):
+    grid = grid_features()
+    grid[1]["geometry"] = grid[0]["geometry"]
+    problems = problems_of(write_pack(tmp_path / "p", grid=grid))
+    assert problems == [
+        "grid.geojson row 1 (grid_code 42010000100101) contains row 2 (grid_code 42010000100103)"
+    ]
+
+
+def test_long_edges_against_dense_cells_are_not_slivers(tmp_path):
+    """One 4-corner subdistrict around a 1.2 km row of cells: exact in WGS84, though in metres
+    its straight long edge and the cells' short ones differ by up to ~2 cm."""
+    subs = [
+        {
+            "subdistrict_code": "420100001",
+            "name": "一字街道",
+            "geometry": box(114.000, 30.500, 114.012, 30.503),
+        }
+    ]
+    grid = [
+        {
+            "grid_code": f"420100001001{i:02d}",
+            "subdistrict_code": "420100001",
+            "geometry": box(
+                round(114 + i * 0.002, 6), 30.500, round(114.002 + i * 0.002, 6), 30.503
+            ),
+        }
+        for i in range(6)
+    ]
+    stations = [dict(station_features()[0], geometry=Point(114.001, 30.501))]
+    pack = read_pack(write_pack(tmp_path / "p", subdistricts=subs, grid=grid, stations=stations))
+    assert len(pack.grid) == 6
