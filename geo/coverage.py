@@ -67,42 +67,51 @@ class DemandSpec:
         return cls(weights=tuple(weights), **filters)
 
 
-def cell_demand(city: City, tips: pd.DataFrame | None, spec: DemandSpec = DemandSpec()):
+def tip_counts(tips: pd.DataFrame | None, spec: DemandSpec = DemandSpec()) -> pd.Series:
+    """Tips per ``grid_code`` within the spec's period and categories.
+
+    ``tips`` needs ``grid_code``, ``reported_at`` (aware) and ``category`` columns.
+    """
+    if tips is None or len(tips) == 0:
+        return pd.Series(dtype=float)
+    keep = pd.Series(True, index=tips.index)
+    if spec.since is not None:
+        keep &= tips["reported_at"] >= pd.Timestamp(spec.since)
+    if spec.until is not None:
+        keep &= tips["reported_at"] < pd.Timestamp(spec.until)
+    if spec.categories:
+        keep &= tips["category"].isin(spec.categories)
+    return tips.loc[keep, "grid_code"].dropna().value_counts().astype(float)
+
+
+def cell_demand(city: City, counts: pd.Series | None, spec: DemandSpec = DemandSpec()):
     """Demand per grid cell (a Series in grid order, indexed by ``grid_code``).
 
     Parameters
     ----------
     city : City
-    tips : DataFrame, optional
-        Tips with ``grid_code``, ``reported_at`` (aware) and ``category`` columns.
+    counts : Series, optional
+        Tips per ``grid_code`` (from :func:`tip_counts`, or counted by the store).
     spec : DemandSpec
-        The kinds and weights, and the tip period/category filters.
+        The kinds and their weights.
     """
-    codes = city.grid["grid_code"]
-    counts = pd.Series(0.0, index=codes.to_numpy())
-    if tips is not None and len(tips):
-        keep = pd.Series(True, index=tips.index)
-        if spec.since is not None:
-            keep &= tips["reported_at"] >= pd.Timestamp(spec.since)
-        if spec.until is not None:
-            keep &= tips["reported_at"] < pd.Timestamp(spec.until)
-        if spec.categories:
-            keep &= tips["category"].isin(spec.categories)
-        per_cell = tips.loc[keep, "grid_code"].dropna().value_counts()
-        counts = counts.add(per_cell.reindex(counts.index).fillna(0.0), fill_value=0.0)
-    total_tips = float(counts.sum())
-    out = pd.Series(0.0, index=counts.index, name="demand")
+    codes = city.grid["grid_code"].to_numpy()
+    tips = pd.Series(0.0, index=codes)
+    if counts is not None and len(counts):
+        tips = counts.reindex(codes).fillna(0.0).astype(float)
+    total_tips = float(tips.sum())
+    out = pd.Series(0.0, index=codes, name="demand")
     for kind, weight in spec.weights:
         if kind == "tips":
-            values = counts
+            values = tips
         else:
             if kind not in city.grid.columns:
                 raise InvalidInput(f"demand: the grid layer has no {kind!r} column")
             raw = pd.to_numeric(city.grid[kind], errors="coerce").fillna(0.0).to_numpy()
-            values = pd.Series(raw, index=counts.index)
+            values = pd.Series(raw, index=codes)
             if total_tips > 0 and values.sum() > 0:
                 values = values * (total_tips / values.sum())
-        out = out + weight * values
+        out = out + weight * values.to_numpy()
     return out
 
 

@@ -13,7 +13,14 @@ from shapely.geometry import LineString, Point, box
 
 from geo import crs as gcrs
 from geo.city import load_city
-from geo.coverage import DemandSpec, cell_demand, coverage, gaps, gaps_by_subdistrict
+from geo.coverage import (
+    DemandSpec,
+    cell_demand,
+    coverage,
+    gaps,
+    gaps_by_subdistrict,
+    tip_counts,
+)
 from geo.errors import InvalidInput
 from geo.sites import cover_matrix, solve_mclp, solve_min_sites, suggest_sites
 
@@ -82,7 +89,7 @@ def tips_in(city, per_cell):
 
 
 def test_line_of_cells_distances_and_coverage(line):
-    demand = cell_demand(line, tips_in(line, [1, 2, 4, 3, 0, 5]))
+    demand = cell_demand(line, tip_counts(tips_in(line, [1, 2, 4, 3, 0, 5])))
     cov = coverage(line, demand, radius_m=250)
     expected = np.array([0, 1, 2, 2, 1, 0]) * CELL_M  # the closed station X does not count
     assert cov.cells["distance_m"].to_numpy() == pytest.approx(expected, abs=0.5)
@@ -106,13 +113,13 @@ def test_line_of_cells_distances_and_coverage(line):
 
 def test_demand_filters_and_blend(line):
     tips = tips_in(line, [1, 2, 4, 3, 0, 5])
-    only_11 = cell_demand(line, tips, DemandSpec(categories=("11",)))
+    only_11 = cell_demand(line, tip_counts(tips, DemandSpec(categories=("11",))))
     assert only_11.tolist() == [0, 2, 0, 3, 0, 5]
     march = cell_demand(
-        line, tips, DemandSpec(until=pd.Timestamp("2026-03-03", tz="Asia/Shanghai"))
+        line, tip_counts(tips, DemandSpec(until=pd.Timestamp("2026-03-03", tz="Asia/Shanghai")))
     )
     assert march.tolist() == [1, 2, 0, 0, 0, 0]
-    blend = cell_demand(line, tips, DemandSpec.parse("tips:0.5,households:0.5"))
+    blend = cell_demand(line, tip_counts(tips), DemandSpec.parse("tips:0.5,households:0.5"))
     households = np.array([10, 20, 30, 40, 50, 60]) * 15 / 210  # rescaled to the tip total
     assert blend.to_numpy() == pytest.approx(0.5 * np.array([1, 2, 4, 3, 0, 5]) + 0.5 * households)
     with pytest.raises(InvalidInput, match="demand: 'cars'"):
@@ -212,7 +219,7 @@ def test_mclp_matches_brute_force():
 
 
 def test_suggest_on_the_line(line):
-    demand = cell_demand(line, tips_in(line, [1, 2, 4, 3, 0, 5]))
+    demand = cell_demand(line, tip_counts(tips_in(line, [1, 2, 4, 3, 0, 5])))
     cov = coverage(line, demand, radius_m=250)
     s = suggest_sites(line, cov, count=1, min_spacing_m=100)
     # one site between the two uncovered cells (2 and 3) covers both: 7 more demand
