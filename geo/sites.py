@@ -26,7 +26,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.spatial import cKDTree
 
 from geo import crs as gcrs
@@ -92,14 +92,39 @@ def solve_mclp(
         return _greedy(weights, cover, count=count)
     if method != "milp":
         raise InvalidInput(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    c = np.concatenate([np.zeros(n_c), -weights])
-    rows = sparse.hstack([-cover, sparse.identity(n_d, format="csr")], format="csr")
+    agg_weights, agg_cover = aggregate_demand(weights, cover)
+    n_d = agg_cover.shape[0]
+    c = np.concatenate([np.zeros(n_c), -agg_weights])
+    rows = sparse.hstack([-agg_cover, sparse.identity(n_d, format="csr")], format="csr")
     pick = sparse.csr_matrix(np.concatenate([np.ones(n_c), np.zeros(n_d)])[None, :])
+    constraints = [LinearConstraint(rows, -np.inf, 0), LinearConstraint(pick, count, count)]
+    # The LP relaxation by interior point (with crossover to a vertex) is often integral already,
+    # which proves it optimal; it is ~10x faster than the dual simplex the MIP solver starts with.
+    relaxed = linprog(
+        c,
+        A_ub=rows,
+        b_ub=np.zeros(n_d),
+        A_eq=pick,
+        b_eq=[count],
+        bounds=(0, 1),
+        method="highs-ipm",
+        options={"time_limit": time_limit_s},
+    )
+    if relaxed.status == 0:
+        x = relaxed.x[:n_c]
+        if np.all(np.minimum(x, 1 - x) < 1e-7):
+            chosen = np.flatnonzero(x > 0.5)
+            return Solution(
+                chosen=_order_by_gain(weights, cover, chosen),
+                objective=_covered(weights, cover, chosen),
+                optimal=True,
+                solver="HiGHS LP (integral relaxation)",
+            )
     result = milp(
         c,
         integrality=np.concatenate([np.ones(n_c), np.zeros(n_d)]),
         bounds=Bounds(0, 1),
-        constraints=[LinearConstraint(rows, -np.inf, 0), LinearConstraint(pick, count, count)],
+        constraints=constraints,
         options={"time_limit": time_limit_s},
     )
     if result.x is None:
@@ -111,6 +136,26 @@ def solve_mclp(
         optimal=result.status == 0,
         solver="HiGHS MILP" if result.status == 0 else "HiGHS MILP (time limit)",
     )
+
+
+def aggregate_demand(weights, cover: sparse.csr_matrix):
+    """Merge demand points covered by exactly the same candidates (summing their weights) and
+    drop those no candidate covers: the same optimum with fewer rows."""
+    cover = cover.tocsr()
+    cover.sum_duplicates()
+    cover.sort_indices()
+    lengths = np.diff(cover.indptr)
+    keep = np.flatnonzero((lengths > 0) & (np.asarray(weights) > 0))
+    groups: dict[bytes, int] = {}
+    first, group_of = [], np.empty(keep.size, dtype=np.int64)
+    for n, i in enumerate(keep):
+        key = cover.indices[cover.indptr[i] : cover.indptr[i + 1]].tobytes()
+        g = groups.setdefault(key, len(groups))
+        if g == len(first):
+            first.append(i)
+        group_of[n] = g
+    agg_weights = np.bincount(group_of, weights=np.asarray(weights)[keep], minlength=len(first))
+    return agg_weights, cover[np.asarray(first, dtype=np.int64)]
 
 
 def solve_min_sites(

@@ -16,7 +16,10 @@ Grid codes are the subdistrict code + community 001 + the two digits above.
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from shapely.geometry import LineString, Point, box, mapping
@@ -184,3 +187,49 @@ def small_city(tmp_path_factory):
     from geo.city import load_city
 
     return load_city(write_pack(tmp_path_factory.mktemp("city") / "pack"))
+
+
+# -- tip stores: every store and API test runs on SQLite and on PostGIS -----------------------
+
+POSTGIS_URL = os.environ.get(
+    "YIZHAN_TEST_POSTGIS_URL", "postgresql:///yizhan_test?host=/var/run/postgresql"
+)
+_unreachable: list[str] = []  # why PostGIS cannot be used, found once per session
+
+
+def _postgis_admin():
+    from api.store_postgis import redact
+
+    if _unreachable:
+        pytest.fail(_unreachable[0], pytrace=False)
+    try:
+        import psycopg
+
+        return psycopg.connect(POSTGIS_URL, autocommit=True, connect_timeout=5)
+    except Exception as e:  # ImportError, psycopg.Error
+        reason = " ".join(str(e).split()).rstrip(".")
+    _unreachable.append(
+        f"PostGIS is not reachable at YIZHAN_TEST_POSTGIS_URL={redact(POSTGIS_URL)!r}: "
+        f"{reason}. Run .ci/postgres.sh (or point YIZHAN_TEST_POSTGIS_URL at a database "
+        "with PostGIS), or set YIZHAN_TEST_POSTGIS=off to skip the postgis tests."
+    )
+    pytest.fail(_unreachable[0], pytrace=False)
+
+
+@pytest.fixture(params=["sqlite", "postgis"])
+def store_url(request, tmp_path):
+    """The URL of a fresh, empty store of each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tips.db'}"
+        return
+    if os.environ.get("YIZHAN_TEST_POSTGIS", "").lower() == "off":
+        pytest.skip("YIZHAN_TEST_POSTGIS=off")
+    with _postgis_admin() as admin:
+        schema = f"test_{uuid.uuid4().hex[:12]}"
+        path = admin.execute("SHOW search_path").fetchone()[0].replace(" ", "")
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            sep = "&" if "?" in POSTGIS_URL else "?"
+            yield f"{POSTGIS_URL}{sep}options={quote(f'-c search_path={schema},{path}')}"
+        finally:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -23,22 +23,23 @@ TIP = {
 }
 
 
-def make_client(tmp_path, **overrides) -> TestClient:
+def make_client(tmp_path, db: str, **overrides) -> TestClient:
     pack = write_pack(tmp_path / "pack")
-    settings = Settings(data=pack, db=f"sqlite:///{tmp_path / 't.db'}", **overrides)
+    settings = Settings(data=pack, db=db, **overrides)
     return TestClient(create_app(settings))
 
 
 @pytest.fixture
-def client(tmp_path):
-    with make_client(tmp_path) as c:
+def client(tmp_path, store_url):
+    """A client of the app on the small city, once with SQLite and once with PostGIS."""
+    with make_client(tmp_path, store_url) as c:
         yield c
 
 
 def test_health_counts_layers(client):
     body = client.get("/api/health").json()
     assert body["layers"] == {"stations": 4, "grid": 8, "subdistricts": 2, "streets": 2}
-    assert body["store"] == "sqlite"
+    assert body["store"] in {"sqlite", "postgis"}
 
 
 def test_categories_table(client):
@@ -266,13 +267,13 @@ def test_tip_by_id_and_404(client):
 
 
 def test_rate_limit(tmp_path):
-    with make_client(tmp_path, tip_rate_per_minute=2) as c:
+    with make_client(tmp_path, f"sqlite:///{tmp_path / 'r.db'}", tip_rate_per_minute=2) as c:
         codes = [c.post("/api/tips", json=TIP).status_code for _ in range(3)]
         assert codes == [201, 201, 429]
         assert "YIZHAN_TIP_RATE_PER_MINUTE" in c.post("/api/tips", json=TIP).json()["detail"]
 
 
-def test_pack_tips_are_imported_once(tmp_path):
+def test_pack_tips_are_imported_once(tmp_path, store_url):
     from shapely.geometry import Point
 
     tips = [
@@ -287,7 +288,7 @@ def test_pack_tips_are_imported_once(tmp_path):
         }
     ]
     pack = write_pack(tmp_path / "pack", tips=tips)
-    settings = Settings(data=pack, db=f"sqlite:///{tmp_path / 'p.db'}")
+    settings = Settings(data=pack, db=store_url)
     for _ in range(2):
         with TestClient(create_app(settings)) as c:
             body = c.get("/api/tips").json()

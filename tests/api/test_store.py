@@ -1,0 +1,374 @@
+"""The tip store contract, every test run on SQLite and on PostGIS.
+
+PostGIS is the database at ``YIZHAN_TEST_POSTGIS_URL`` (default: ``yizhan_test`` over the local
+socket as the current OS user, which ``.ci/postgres.sh`` sets up); each test gets its own schema,
+dropped afterwards. When it is not reachable the postgis tests fail; ``YIZHAN_TEST_POSTGIS=off``
+skips them instead.
+
+(The ``store_url`` fixture lives in tests/conftest.py: the API tests run on both backends too.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from api.store import IdempotencyConflict, TipQuery, open_store
+from geo.errors import InvalidInput
+
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.fixture
+def store(store_url):
+    opened = open_store(store_url)
+    yield opened
+    opened.close()
+
+
+def make_tip(tip_id: str, **changes) -> dict:
+    tip = {
+        "tip_id": tip_id,
+        "reported_at": "2026-05-01T08:00:00+08:00",
+        "category": "11",
+        "description": "积水 路口东侧",
+        "reporter_id": "r-1",
+        "status": "open",
+        "lon": 114.0015,
+        "lat": 30.5015,
+        "grid_code": "42010000101",
+        "subdistrict_code": "420100001",
+        "street_name": "中山路",
+        "street_distance_m": 166.5,
+        "nearest_station_id": "S1",
+        "station_distance_m": 100.0,
+        "outside_city": False,
+    }
+    tip.update(changes)
+    return tip
+
+
+def at(hour: int, minute: int = 0, day: int = 1) -> str:
+    return dt.datetime(2026, 5, day, hour, minute, tzinfo=CST).isoformat()
+
+
+def ids(tips: list[dict]) -> list[str]:
+    return [t["tip_id"] for t in tips]
+
+
+def listed(store, **query) -> list[str]:
+    tips, _ = store.list_tips(TipQuery(**query))
+    return ids(tips)
+
+
+# -- add, get ------------------------------------------------------------------------------------
+
+
+def test_add_then_get_round_trips_every_column(store):
+    tip = make_tip(
+        "T20260501-00000001",
+        description="路面塌陷，注意绕行 🚧 'quote' \"double\" \\ %s",
+        lon=114.01234567890123,
+        lat=30.501234567890123,
+        street_distance_m=0.1 + 0.2,
+        station_distance_m=1234.5678901234567,
+        outside_city=True,
+    )
+    stored, created = store.add_tip(tip)
+    assert created is True
+    assert stored == tip
+    got = store.get_tip(tip["tip_id"])
+    assert got == tip
+    assert got["outside_city"] is True
+    assert isinstance(got["lon"], float) and got["lon"] == 114.01234567890123
+    assert got["street_distance_m"] == 0.1 + 0.2
+    assert got["reported_at"] == "2026-05-01T08:00:00+08:00"
+    assert store.get_tip("T-missing") is None
+    assert store.count_tips() == 1
+
+
+def test_empty_optional_columns_round_trip(store):
+    tip = make_tip(
+        "T2",
+        grid_code=None,
+        subdistrict_code=None,
+        street_name=None,
+        street_distance_m=None,
+        nearest_station_id=None,
+        station_distance_m=None,
+        description="",
+    )
+    store.add_tip(tip)
+    got = store.get_tip("T2")
+    assert got == tip
+    assert got["outside_city"] is False
+
+
+def test_nan_distance_is_stored_as_null(store):
+    store.add_tip(make_tip("T3", street_distance_m=float("nan")))
+    assert store.get_tip("T3")["street_distance_m"] is None
+
+
+def test_reported_at_keeps_the_instant(store):
+    store.add_tip(make_tip("T4", reported_at="2026-05-01T00:30:00+00:00"))
+    got = store.get_tip("T4")["reported_at"]
+    assert dt.datetime.fromisoformat(got) == dt.datetime(2026, 5, 1, 8, 30, tzinfo=CST)
+    if store.backend == "postgis":  # normalised to city time
+        assert got == "2026-05-01T08:30:00+08:00"
+
+
+# -- idempotency ---------------------------------------------------------------------------------
+
+
+def test_replay_returns_the_stored_tip_and_stores_nothing(store):
+    first = make_tip("T-first")
+    assert store.replay("key-1", "fp") is None
+    stored, created = store.add_tip(first, idempotency_key="key-1", fingerprint="fp")
+    assert created is True
+    assert store.replay("key-1", "fp") == first
+    again, created = store.add_tip(
+        make_tip("T-retry", description="retry"), idempotency_key="key-1", fingerprint="fp"
+    )
+    assert created is False
+    assert again == first
+    assert store.get_tip("T-retry") is None
+    assert store.count_tips() == 1
+    # keys are independent; tips without a key never clash on a missing key
+    store.add_tip(make_tip("T-other"), idempotency_key="key-2", fingerprint="fp")
+    store.add_tip(make_tip("T-nokey-1"))
+    store.add_tip(make_tip("T-nokey-2"))
+    assert store.count_tips() == 4
+
+
+def test_same_key_different_fingerprint_is_a_conflict(store):
+    store.add_tip(make_tip("T-a"), idempotency_key="key-1", fingerprint="fp-a")
+    with pytest.raises(IdempotencyConflict, match="Idempotency-Key"):
+        store.add_tip(make_tip("T-b"), idempotency_key="key-1", fingerprint="fp-b")
+    with pytest.raises(IdempotencyConflict):
+        store.replay("key-1", "fp-b")
+    assert store.count_tips() == 1
+    assert store.get_tip("T-b") is None
+
+
+def _race(store, key: str, fingerprints: list[str]) -> list:
+    barrier = threading.Barrier(len(fingerprints))
+    results: list = [None] * len(fingerprints)
+
+    def post(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = store.add_tip(
+                make_tip(f"T-{key}-{i}"), idempotency_key=key, fingerprint=fingerprints[i]
+            )
+        except Exception as e:  # noqa: BLE001 - the test looks at it
+            results[i] = e
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(fingerprints))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def test_concurrent_posts_with_one_key_store_one_tip(store):
+    for round_ in range(5):
+        key = f"race-{round_}"
+        results = _race(store, key, ["same"] * 8)
+        errors = [r for r in results if isinstance(r, Exception)]
+        assert errors == []
+        created = [tip for tip, new in results if new]
+        assert len(created) == 1
+        assert {tip["tip_id"] for tip, _ in results} == {created[0]["tip_id"]}
+        assert store.replay(key, "same") == created[0]
+    assert store.count_tips() == 5
+
+
+def test_concurrent_posts_with_one_key_different_bodies(store):
+    results = _race(store, "race-x", [f"fp-{i}" for i in range(8)])
+    created = [r for r in results if isinstance(r, tuple)]
+    conflicts = [r for r in results if isinstance(r, IdempotencyConflict)]
+    assert len(created) == 1 and created[0][1] is True
+    assert len(conflicts) == 7
+    assert store.count_tips() == 1
+
+
+# -- listing -------------------------------------------------------------------------------------
+
+
+def test_newest_first_ties_by_tip_id_and_paging(store):
+    tips = [
+        make_tip("T-old", reported_at=at(7)),
+        make_tip("T-utc", reported_at="2026-05-01T01:00:00+00:00"),  # 09:00 city time
+        make_tip("T-mid", reported_at=at(8, 30)),
+        make_tip("T-new", reported_at=at(10)),
+    ]
+    tied = ["a1", "B2", "_c", "T-1", "T1", "t0"]  # byte order: B2 T-1 T1 _c a1 t0
+    tips += [make_tip(t, reported_at=at(9, 30)) for t in tied]
+    for tip in reversed(tips):
+        store.add_tip(tip)
+    expected = ["T-new", *sorted(tied), "T-utc", "T-mid", "T-old"]
+    page, total = store.list_tips(TipQuery())
+    assert ids(page) == expected
+    assert total == len(expected)
+    pages = []
+    for offset in range(0, len(expected), 3):
+        page, total = store.list_tips(TipQuery(limit=3, offset=offset))
+        assert total == len(expected)
+        assert len(page) <= 3
+        pages += ids(page)
+    assert pages == expected
+    page, total = store.list_tips(TipQuery(limit=5, offset=100))
+    assert page == [] and total == len(expected)
+    page, total = store.list_tips(TipQuery(limit=1, offset=0, categories=["99"]))
+    assert page == [] and total == 0
+
+
+def test_list_filters(store):
+    b = "420100002"
+    tips = [
+        make_tip("A", category="11", reported_at=at(8)),
+        make_tip("B", category="12", reported_at=at(9), grid_code="42010000102"),
+        make_tip("C", category="13", reported_at=at(10), subdistrict_code=b, status="closed"),
+        make_tip("D", category="11", reported_at=at(11), lon=114.0090, lat=30.5040),
+        make_tip("E", category="12", reported_at=at(8, day=2), subdistrict_code=b),
+    ]
+    store.import_tips(tips)
+    everything = ["E", "D", "C", "B", "A"]
+    assert listed(store) == everything
+    assert listed(store, categories=["11"]) == ["D", "A"]
+    assert listed(store, categories=["11", "13"]) == ["D", "C", "A"]
+    assert listed(store, categories=[]) == everything
+    # since is inclusive, until exclusive; any time zone names the same instants
+    assert listed(store, since=dt.datetime.fromisoformat(at(9))) == ["E", "D", "C", "B"]
+    assert listed(store, until=dt.datetime.fromisoformat(at(9))) == ["A"]
+    since = dt.datetime(2026, 5, 1, 1, 0, tzinfo=dt.UTC)  # 09:00 city time
+    until = dt.datetime(2026, 5, 1, 3, 0, tzinfo=dt.UTC)  # 11:00 city time
+    assert listed(store, since=since, until=until) == ["C", "B"]
+    assert listed(store, grid_code="42010000102") == ["B"]
+    assert listed(store, subdistrict_code=b) == ["E", "C"]
+    assert listed(store, status="closed") == ["C"]
+    assert listed(store, status="open", subdistrict_code=b) == ["E"]
+    assert listed(store, grid_code="nope") == []
+    tips, total = store.list_tips(TipQuery(categories=["11", "12"], limit=2, offset=1))
+    assert ids(tips) == ["D", "B"] and total == 4
+
+
+def test_list_bbox_edges_are_inclusive_and_exact(store):
+    store.import_tips(
+        [
+            make_tip("in", lon=114.0015, lat=30.5015, reported_at=at(8)),
+            make_tip("corner", lon=114.003, lat=30.503, reported_at=at(9)),
+            make_tip("edge", lon=114.0, lat=30.502, reported_at=at(10)),
+            # just outside the east edge: inside the float4 box an index works with
+            make_tip("hair-east", lon=114.0030001, lat=30.5015, reported_at=at(11)),
+            make_tip("hair-north", lon=114.001, lat=30.5030001, reported_at=at(12)),
+            make_tip("far", lon=114.0105, lat=30.5045, reported_at=at(13)),
+        ]
+    )
+    assert listed(store, bbox=(114.0, 30.5, 114.003, 30.503)) == ["edge", "corner", "in"]
+    assert listed(store, bbox=(114.0, 30.5, 114.012, 30.506)) == [
+        "far",
+        "hair-north",
+        "hair-east",
+        "edge",
+        "corner",
+        "in",
+    ]
+    assert listed(store, bbox=(114.01, 30.504, 114.011, 30.505)) == ["far"]
+    assert listed(store, bbox=(100.0, 20.0, 101.0, 21.0)) == []
+    assert listed(store, bbox=(114.0, 30.5, 114.012, 30.506), categories=["12"]) == []
+
+
+# -- import --------------------------------------------------------------------------------------
+
+
+def test_import_skips_existing_ids_and_counts(store):
+    store.add_tip(make_tip("T-kept", description="original"), idempotency_key="k", fingerprint="f")
+    batch = [
+        make_tip("T-kept", description="changed"),
+        make_tip("T-new-1", reported_at=at(9)),
+        make_tip("T-new-2", reported_at=at(10), outside_city=True),
+    ]
+    assert store.import_tips(batch) == 2
+    assert store.get_tip("T-kept")["description"] == "original"
+    assert store.replay("k", "f")["tip_id"] == "T-kept"
+    assert store.get_tip("T-new-2") == batch[2]
+    assert store.count_tips() == 3
+    assert store.import_tips(batch) == 0
+    assert store.import_tips([]) == 0
+    assert listed(store) == ["T-new-2", "T-new-1", "T-kept"]
+
+
+def test_import_is_one_transaction(store):
+    store.add_tip(make_tip("T-0"))
+    batch = [make_tip("T-good"), make_tip("T-bad", description={"not": "text"}), make_tip("T-3")]
+    with pytest.raises(Exception):  # noqa: B017 - each backend's own error for the value
+        store.import_tips(batch)
+    assert store.get_tip("T-good") is None
+    assert store.count_tips() == 1
+    assert store.import_tips([make_tip("T-good")]) == 1  # still usable
+
+
+# -- durability ----------------------------------------------------------------------------------
+
+
+def test_a_tip_is_visible_from_a_second_store(store, store_url):
+    tip = make_tip("T-durable", outside_city=True)
+    store.add_tip(tip, idempotency_key="key-d", fingerprint="fp")
+    second = open_store(store_url)
+    try:
+        assert second.backend == store.backend
+        assert second.get_tip("T-durable") == tip
+        assert second.replay("key-d", "fp") == tip
+        assert second.count_tips() == 1
+        # and back: the first store's connections see what the second writes
+        _, created = second.add_tip(make_tip("T-other"), idempotency_key="key-d", fingerprint="fp")
+        assert created is False
+        second.add_tip(make_tip("T-second", reported_at=at(9)))
+        assert listed(store) == ["T-second", "T-durable"]
+    finally:
+        second.close()
+
+
+def test_a_tip_is_committed_before_add_tip_returns(store, store_url):
+    # a process that stores a tip and dies without closing anything
+    script = textwrap.dedent(
+        f"""
+        import os, sys
+        from api.store import open_store
+        store = open_store({store_url!r})
+        tip = {make_tip("T-crash")!r}
+        store.add_tip(tip, idempotency_key="key-crash", fingerprint="fp")
+        sys.stdout.flush()
+        os._exit(0)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert store.get_tip("T-crash") == make_tip("T-crash")
+    assert store.replay("key-crash", "fp")["tip_id"] == "T-crash"
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://yizhan:s3cretpw@127.0.0.1:1/yizhan",
+        "postgresql://yizhan@127.0.0.1:1/yizhan?password=s3cretpw&sslmode=disable",
+    ],
+)
+def test_unreachable_postgis_url_is_one_clear_line(url):
+    with pytest.raises(InvalidInput) as caught:
+        open_store(url)
+    message = str(caught.value)
+    assert "s3cretpw" not in message
+    assert "127.0.0.1:1/yizhan" in message
+    assert "\n" not in message
