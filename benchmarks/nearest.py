@@ -57,7 +57,9 @@ def main() -> None:
         point = gpd.GeoDataFrame(geometry=gpd.points_from_xy([a], [b]), crs=city.metric_crs)
         return gpd.sjoin_nearest(point, stations, distance_col="distance_m")
 
-    base_us = per_query_us(baseline, list(zip(x.tolist(), y.tolist(), strict=True))[: max(args.queries // 20, 100)])
+    base_us = per_query_us(
+        baseline, list(zip(x.tolist(), y.tolist(), strict=True))[: max(args.queries // 20, 100)]
+    )
     print(f"index query (k=3, water, open at 21:00): {idx_us:9.1f} us")
     print(f"nearest_stations() call, GCJ-02 in      : {call_us:9.1f} us")
     print(f"geopandas sjoin_nearest, one-row frame : {base_us:9.1f} us")
