@@ -34,6 +34,9 @@ TIP_COLUMNS = (
     "station_distance_m",
     "outside_city",
 )
+# What count_by may group on: the grid cell, the category, the local month (YYYY-MM), and the
+# position rounded to 0.001 degree (about 100 m; for tips outside every cell).
+GROUP_KEYS = ("grid_code", "category", "month", "lonlat3")
 # Never leaves the service on a public endpoint.
 PRIVATE_COLUMNS = ("reporter_id",)
 
@@ -86,6 +89,11 @@ class Store(ABC):
         """Tips matching ``query``, newest first, and how many match in all."""
 
     @abstractmethod
+    def count_by(self, query: TipQuery, by: tuple[str, ...]) -> list[dict]:
+        """Tip counts grouped by ``by`` (keys of ``GROUP_KEYS``), for tips matching ``query``
+        (its paging is ignored): one dict per group with those keys and ``count``."""
+
+    @abstractmethod
     def count_tips(self) -> int:
         """How many tips are stored."""
 
@@ -123,6 +131,15 @@ def _sqlite_path(url: str) -> str:
         if not parent.is_dir():
             raise InvalidInput(f"db URL {url!r}: folder {str(parent)!r} does not exist")
     return path
+
+
+def _check_keys(by: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [k for k in by if k not in GROUP_KEYS]
+    if unknown or not by:
+        raise InvalidInput(
+            f"count_by: group keys must be among {', '.join(GROUP_KEYS)}, got {by!r}"
+        )
+    return tuple(by)
 
 
 def _epoch(value: str | dt.datetime) -> float:
@@ -214,6 +231,35 @@ class SQLiteStore(Store):
         return None if found is None else self._tip(found)
 
     def list_tips(self, query):
+        clause, args = self._where(query)
+        with self._lock:
+            total = self._db.execute(f"SELECT count(*) FROM tips {clause}", args).fetchone()[0]
+            rows = self._db.execute(
+                f"SELECT * FROM tips {clause} ORDER BY reported_ts DESC, tip_id LIMIT ? OFFSET ?",
+                [*args, query.limit, query.offset],
+            ).fetchall()
+        return [self._tip(r) for r in rows], int(total)
+
+    def count_by(self, query, by):
+        exprs = {
+            "grid_code": ["grid_code"],
+            "category": ["category"],
+            "month": ["substr(reported_at, 1, 7) AS month"],
+            "lonlat3": ["round(lon, 3) AS lon3", "round(lat, 3) AS lat3"],
+        }
+        cols = [e for key in _check_keys(by) for e in exprs[key]]
+        names = [c.split(" AS ")[-1] for c in cols]
+        clause, args = self._where(query)
+        sql = (
+            f"SELECT {', '.join(cols)}, count(*) AS count FROM tips {clause} "
+            f"GROUP BY {', '.join(names)} ORDER BY {', '.join(names)}"
+        )
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [dict(r) for r in rows]
+
+    @staticmethod
+    def _where(query) -> tuple[str, list]:
         where, args = [], []
         if query.bbox is not None:
             minx, miny, maxx, maxy = query.bbox
@@ -233,14 +279,7 @@ class SQLiteStore(Store):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        with self._lock:
-            total = self._db.execute(f"SELECT count(*) FROM tips {clause}", args).fetchone()[0]
-            rows = self._db.execute(
-                f"SELECT * FROM tips {clause} ORDER BY reported_ts DESC, tip_id LIMIT ? OFFSET ?",
-                [*args, query.limit, query.offset],
-            ).fetchall()
-        return [self._tip(r) for r in rows], int(total)
+        return (f"WHERE {' AND '.join(where)}" if where else ""), args
 
     def count_tips(self):
         with self._lock:

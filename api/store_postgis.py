@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from api.store import TIP_COLUMNS, IdempotencyConflict, Store, TipQuery
+from api.store import TIP_COLUMNS, IdempotencyConflict, Store, TipQuery, _check_keys
 from geo.errors import InvalidInput
 from geo.hours import CITY_TZ
 
@@ -263,31 +263,7 @@ class PostGISStore(Store):
         return None if found is None else _tip(found)
 
     def list_tips(self, query: TipQuery):
-        where, args = [], {}
-        if query.bbox is not None:
-            minx, miny, maxx, maxy = (float(v) for v in query.bbox)
-            # && finds candidates through the GIST index (float4 boxes, slightly larger);
-            # the exact test on lon/lat keeps SQLite's inclusive edges.
-            where.append(
-                "geom && ST_MakeEnvelope(%(minx)s, %(miny)s, %(maxx)s, %(maxy)s, 4326)"
-                " AND lon BETWEEN %(minx)s AND %(maxx)s AND lat BETWEEN %(miny)s AND %(maxy)s"
-            )
-            args.update(minx=minx, miny=miny, maxx=maxx, maxy=maxy)
-        if query.categories:
-            where.append("category = ANY(%(categories)s)")
-            args["categories"] = [str(c) for c in query.categories]
-        if query.since is not None:
-            where.append("reported_at >= %(since)s")
-            args["since"] = _aware(query.since)
-        if query.until is not None:
-            where.append("reported_at < %(until)s")
-            args["until"] = _aware(query.until)
-        for column in ("grid_code", "subdistrict_code", "status"):
-            value = getattr(query, column)
-            if value is not None:
-                where.append(f"{column} = %({column})s")
-                args[column] = value
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        clause, args = _where(query)
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             total = conn.execute(f"SELECT count(*) AS n FROM tips {clause}", args).fetchone()["n"]
@@ -296,6 +272,27 @@ class PostGISStore(Store):
                 {**args, "limit": int(query.limit), "offset": int(query.offset)},
             ).fetchall()
         return [_tip(r) for r in rows], int(total)
+
+    def count_by(self, query: TipQuery, by):
+        exprs = {
+            "grid_code": ["grid_code"],
+            "category": ["category"],
+            "month": ["to_char(reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS month"],
+            "lonlat3": [
+                "round(lon::numeric, 3)::float8 AS lon3",
+                "round(lat::numeric, 3)::float8 AS lat3",
+            ],
+        }
+        cols = [e for key in _check_keys(by) for e in exprs[key]]
+        names = [c.split(" AS ")[-1] for c in cols]
+        clause, args = _where(query)
+        sql = (
+            f"SELECT {', '.join(cols)}, count(*) AS count FROM tips {clause} "
+            f"GROUP BY {', '.join(names)} ORDER BY {', '.join(names)}"
+        )
+        with self._pool.connection() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [{**r, "count": int(r["count"])} for r in rows]
 
     def count_tips(self):
         with self._pool.connection() as conn:
@@ -321,6 +318,34 @@ class PostGISStore(Store):
         return conn.execute(
             f"SELECT {_SELECT} FROM tips WHERE idempotency_key = %s", (key,)
         ).fetchone()
+
+
+def _where(query: TipQuery) -> tuple[str, dict]:
+    where, args = [], {}
+    if query.bbox is not None:
+        minx, miny, maxx, maxy = (float(v) for v in query.bbox)
+        # && finds candidates through the GIST index (float4 boxes, slightly larger);
+        # the exact test on lon/lat keeps SQLite's inclusive edges.
+        where.append(
+            "geom && ST_MakeEnvelope(%(minx)s, %(miny)s, %(maxx)s, %(maxy)s, 4326)"
+            " AND lon BETWEEN %(minx)s AND %(maxx)s AND lat BETWEEN %(miny)s AND %(maxy)s"
+        )
+        args.update(minx=minx, miny=miny, maxx=maxx, maxy=maxy)
+    if query.categories:
+        where.append("category = ANY(%(categories)s)")
+        args["categories"] = [str(c) for c in query.categories]
+    if query.since is not None:
+        where.append("reported_at >= %(since)s")
+        args["since"] = _aware(query.since)
+    if query.until is not None:
+        where.append("reported_at < %(until)s")
+        args["until"] = _aware(query.until)
+    for column in ("grid_code", "subdistrict_code", "status"):
+        value = getattr(query, column)
+        if value is not None:
+            where.append(f"{column} = %({column})s")
+            args[column] = value
+    return (f"WHERE {' AND '.join(where)}" if where else ""), args
 
 
 def _aware(value: str | dt.datetime) -> dt.datetime:

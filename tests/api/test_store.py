@@ -372,3 +372,42 @@ def test_unreachable_postgis_url_is_one_clear_line(url):
     assert "s3cretpw" not in message
     assert "127.0.0.1:1/yizhan" in message
     assert "\n" not in message
+
+
+def test_count_by_groups_and_filters(store):
+    store.import_tips(
+        [
+            make_tip("T1", category="05", reported_at=at(8, day=1)),
+            make_tip("T2", category="05", reported_at=at(9, day=2)),
+            make_tip(
+                "T3",
+                category="11",
+                reported_at="2026-06-30T23:30:00+08:00",
+                grid_code="42010000102",
+            ),
+            make_tip(
+                "T4",
+                category="11",
+                reported_at="2026-07-01T00:30:00+08:00",
+                grid_code=None,
+                lon=113.98764,
+                lat=30.50049,
+                outside_city=True,
+            ),
+        ]
+    )
+    by_cell = store.count_by(TipQuery(), ("grid_code",))
+    counts = {r["grid_code"]: r["count"] for r in by_cell}
+    assert counts == {"42010000101": 2, "42010000102": 1, None: 1}
+    months = store.count_by(TipQuery(), ("month", "category"))
+    assert {(r["month"], r["category"], r["count"]) for r in months} == {
+        ("2026-05", "05", 2),
+        ("2026-06", "11", 1),
+        ("2026-07", "11", 1),
+    }
+    only_05 = store.count_by(TipQuery(categories=["05"]), ("grid_code",))
+    assert only_05 == [{"grid_code": "42010000101", "count": 2}]
+    outside = store.count_by(TipQuery(grid_code=None, status="open"), ("lonlat3",))
+    assert {"lon3": 113.988, "lat3": 30.5, "count": 1} in outside
+    with pytest.raises(InvalidInput, match="group keys"):
+        store.count_by(TipQuery(), ("reporter_id",))
