@@ -6,6 +6,7 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 
 from api import errors
 from api.geojson import StationCatalog
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings_override = settings
     max_bytes = (settings or get_settings()).max_body_bytes
     app.add_middleware(BodyLimit, max_bytes=max_bytes)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     errors.install(app)
     for module in (meta, stations, tips, pages):
         app.include_router(module.router)

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import quote
 
 from geo import crs as gcrs
 from geo.city import City
 from geo.errors import InvalidInput
 from geo.layers import AMENITIES
+from geo.nav import amap_nav_url
 
 OUT_CRS = ("wgs84", "gcj02", "bd09")
-AMAP_NAV = (
-    "https://uri.amap.com/navigation?to={lon:.6f},{lat:.6f},{name}"
-    "&mode=ride&policy=1&src=yizhan&coordinate=gaode&callnative=1"
-)
 
 
 def check_out_crs(out_crs: str) -> str:
@@ -39,11 +35,6 @@ def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
     if not ok:
         raise InvalidInput(f"bbox must be minlon,minlat,maxlon,maxlat in degrees, got {bbox!r}")
     return values  # type: ignore[return-value]
-
-
-def amap_nav_url(name: str, lon_gcj: float, lat_gcj: float) -> str:
-    """An Amap riding-navigation link to a GCJ-02 point."""
-    return AMAP_NAV.format(lon=lon_gcj, lat=lat_gcj, name=quote(name, safe=""))
 
 
 class StationCatalog:
@@ -88,7 +79,9 @@ class StationCatalog:
         distance_m: float | None = None,
     ) -> dict:
         props = dict(self.props[row])
-        props["open_now"] = self.city.station_index.is_open_at(row, at)
+        props["open_now"] = props["status"] == "open" and self.city.station_index.is_open_at(
+            row, at
+        )
         if distance_m is not None:
             props["distance_m"] = round(float(distance_m), 1)
         x, y = self.coords[out_crs][row]

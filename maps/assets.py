@@ -6,10 +6,14 @@ page here loads the same files from the app under ``/static/vendor/``.
 
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
 from pathlib import Path
 
 import xstatic.pkg.leaflet as _leaflet
 import xstatic.pkg.leaflet_markercluster as _markercluster
+
+from maps import STATIC_DIR
 
 VENDOR_DIRS: dict[str, Path] = {
     "leaflet": Path(_leaflet.BASE_DIR),
@@ -23,3 +27,11 @@ MARKERCLUSTER_CSS = [
     ("markerclustercss", "/static/vendor/markercluster/MarkerCluster.css"),
     ("markerclusterdefaultcss", "/static/vendor/markercluster/MarkerCluster.Default.css"),
 ]
+
+
+@lru_cache
+def own_asset(name: str) -> str:
+    """The URL of one of the project's own files in ``maps/static``, versioned by its content so
+    a phone never keeps an old copy after an update."""
+    digest = hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+    return f"/static/yizhan/{name}?v={digest}"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import CityDep, SettingsDep
+from geo.hours import local_time
 
 router = APIRouter(tags=["pages"])
 
@@ -23,13 +24,21 @@ def mount_static(app: FastAPI) -> None:
 
 
 @router.get("/", response_class=HTMLResponse, summary="The station finder (驿站地图)")
-async def finder(city: CityDep, settings: SettingsDep) -> HTMLResponse:
+def finder(request: Request, city: CityDep, settings: SettingsDep) -> HTMLResponse:
     from maps.finder import finder_page
 
-    page = finder_page(
-        city,
-        basemap=settings.basemap,
-        tianditu_key=settings.tianditu_key,
-        tile_url_osm=settings.tile_url_osm,
-    )
-    return HTMLResponse(page)
+    # Open/closed states change with the clock: render at most once a minute per app.
+    minute = local_time().replace(second=0, microsecond=0)
+    cached = getattr(request.app.state, "finder_page", None)
+    if cached is None or cached[0] != minute:
+        page = finder_page(
+            city,
+            basemap=settings.basemap,
+            tianditu_key=settings.tianditu_key,
+            tile_url_osm=settings.tile_url_osm,
+            at=minute,
+            description_max_chars=settings.description_max_chars,
+        )
+        cached = (minute, page)
+        request.app.state.finder_page = cached
+    return HTMLResponse(cached[1], headers={"Cache-Control": "no-cache"})

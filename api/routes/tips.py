@@ -162,7 +162,7 @@ def list_tips(
     subdistrict_code: Annotated[str | None, Query(max_length=32)] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int | None, Query(ge=1, description="Tips per page.")] = None,
-    offset: Annotated[int, Query(ge=0, description="Tips to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**53, description="Tips to skip.")] = 0,
     out_crs: Annotated[str, Query(description="wgs84, gcj02 or bd09.")] = "wgs84",
 ) -> dict:
     limit = limit or settings.tips_page_default

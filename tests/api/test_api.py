@@ -313,3 +313,18 @@ def test_bad_db_url_fails_clearly(tmp_path):
     settings = Settings(data=write_pack(tmp_path / "pack"), db="mysql://x")
     with pytest.raises(InvalidInput, match="not supported"), TestClient(create_app(settings)):
         pass
+
+
+def test_closed_station_is_never_open_now(client):
+    feat = client.get("/api/stations/S4", params={"open_at": "2026-06-01T10:00"}).json()
+    assert feat["properties"]["status"] == "closed"
+    assert feat["properties"]["open_now"] is False  # its hours say 24/7, its status says closed
+
+
+def test_huge_offset_is_422_not_500(client):
+    assert client.get("/api/tips", params={"offset": 2**63}).status_code == 422
+
+
+def test_pages_are_compressed(client):
+    res = client.get("/api/stations", headers={"accept-encoding": "gzip"})
+    assert res.headers.get("content-encoding") == "gzip"
