@@ -134,6 +134,21 @@ class City:
         ]
 
     @cached_property
+    def pack_tips(self) -> pd.DataFrame | None:
+        """The pack's tips with their assignment (``grid_code`` etc.), or None without tips."""
+        tips = self.pack.tips
+        if tips is None:
+            return None
+        from geo.assign import assign_points
+
+        assigned = assign_points(self, tips.geometry.x, tips.geometry.y)
+        table = pd.DataFrame(tips.drop(columns=tips.geometry.name)).reset_index(drop=True)
+        table = table.drop(columns=[c for c in assigned.columns if c in table.columns])
+        out = pd.concat([table, assigned], axis=1)
+        out["lon"], out["lat"] = tips.geometry.x.to_numpy(), tips.geometry.y.to_numpy()
+        return out
+
+    @cached_property
     def grid_codes(self) -> np.ndarray:
         return self.grid["grid_code"].to_numpy(dtype=object)
 
