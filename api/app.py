@@ -12,7 +12,7 @@ from api import errors
 from api.geojson import StationCatalog
 from api.middleware import BodyLimit
 from api.ratelimit import ClientLimiter
-from api.routes import meta, pages, stations, tips
+from api.routes import meta, pages, planning, stations, tips
 from api.settings import Settings, get_settings
 from api.store import Store, open_store
 from geo.assign import assign_points
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=max_bytes)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     errors.install(app)
-    for module in (meta, stations, tips, pages):
+    for module in (meta, stations, tips, planning, pages):
         app.include_router(module.router)
     pages.mount_static(app)
     return app

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=65_536, ge=1024, description="Largest request body accepted, in bytes."
     )
+    suggest_max_count: int = Field(
+        default=200, ge=1, description="Most new sites one suggestion may ask for."
+    )
+    suggest_time_limit_s: float = Field(
+        default=30.0, gt=0, description="Solver time limit for a site suggestion, in seconds."
+    )
     tip_rate_per_minute: int = Field(
         default=30, ge=0, description="Tips one client address may post per minute (0: no limit)."
     )

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import CityDep, SettingsDep, StoreDep
 from api.errors import NotFound, TooMany
 from api.geojson import check_out_crs, parse_bbox, public_tip, tip_feature
+from api.planning import parse_when
 from api.store import TipQuery
 from geo import crs as gcrs
 from geo.assign import assign_points
@@ -136,18 +137,6 @@ def _num(value) -> float | None:
     return None if value != value else value
 
 
-def _when(value: str | None, field: str) -> dt.datetime | None:
-    if value is None or value == "":
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput(
-            f"{field}: {value!r} is not an ISO 8601 date or date-time (2026-03-01T08:00)"
-        ) from None
-    return parsed.replace(tzinfo=CITY_TZ) if parsed.tzinfo is None else parsed
-
-
 @router.get("", summary="Tips as GeoJSON, filtered and paged; never the reporter")
 def list_tips(
     request: Request,
@@ -172,8 +161,8 @@ def list_tips(
     query = TipQuery(
         bbox=parse_bbox(bbox),
         categories=list(category or []),
-        since=_when(since, "since"),
-        until=_when(until, "until"),
+        since=parse_when(since, "since"),
+        until=parse_when(until, "until"),
         grid_code=grid_code,
         subdistrict_code=subdistrict_code,
         status=status,

@@ -1,0 +1,185 @@
+"""Planning: coverage, gaps and where new stations would cover the most."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Query
+
+from api.deps import CityDep, SettingsDep, StoreDep
+from api.planning import (
+    PlanningQuery,
+    categories_of,
+    counts_from_store,
+    parse_when,
+    plan_coverage,
+)
+from geo.coverage import gaps, gaps_by_subdistrict
+from geo.errors import InvalidInput
+from geo.sites import CANDIDATE_KINDS, METHODS, suggest_sites
+
+router = APIRouter(prefix="/api", tags=["planning"])
+
+RadiusQ = Annotated[str, Query(description="Covered within this many metres, or walk15 / ride15.")]
+MetricQ = Annotated[str, Query(description="euclidean (straight line) or network (streets).")]
+DemandQ = Annotated[
+    str, Query(description="tips, households, population, or a blend tips:0.7,households:0.3.")
+]
+SinceQ = Annotated[str | None, Query(description="Count tips reported at or after (local).")]
+UntilQ = Annotated[str | None, Query(description="Count tips reported before (local).")]
+CategoryQ = Annotated[list[str] | None, Query(description="Count only these categories.")]
+
+
+def _query(city, radius_m, metric, demand, since, until, category) -> PlanningQuery:
+    return PlanningQuery(
+        radius_m=radius_m,
+        metric=metric,
+        demand=demand,
+        since=parse_when(since, "since"),
+        until=parse_when(until, "until"),
+        categories=categories_of(category, city),
+    )
+
+
+def _number(value, digits):
+    value = float(value)
+    return round(value, digits) if math.isfinite(value) else None
+
+
+def cells_geojson(cells) -> dict:
+    """GeoJSON of coverage cells (distances in metres, ``null`` where unreachable)."""
+    out = cells.copy()
+    out["distance_m"] = [_number(v, 1) for v in out["distance_m"]]
+    out["demand"] = [_number(v, 3) for v in out["demand"]]
+    out["gap_score"] = [_number(v, 3) for v in out["gap_score"]]
+    out["covered"] = out["covered"].astype(bool)
+    return json.loads(out.to_json(drop_id=True, na="null"))
+
+
+def _summary(values: dict) -> dict:
+    return {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()
+    }
+
+
+@router.get("/coverage", summary="Coverage of the city and of every subdistrict")
+def coverage_summary(
+    city: CityDep,
+    store: StoreDep,
+    radius_m: RadiusQ = "1000",
+    metric: MetricQ = "euclidean",
+    demand: DemandQ = "tips",
+    since: SinceQ = None,
+    until: UntilQ = None,
+    category: CategoryQ = None,
+) -> dict:
+    query = _query(city, radius_m, metric, demand, since, until, category)
+    cov = plan_coverage(city, counts_from_store(store, query.spec()), query)
+    table = cov.by_subdistrict(city.subdistricts)
+    return {
+        "radius_m": cov.radius_m,
+        "metric": cov.metric,
+        "demand": demand,
+        "city": _summary(cov.summary()),
+        "subdistricts": [_summary(r) for r in table.to_dict(orient="records")],
+    }
+
+
+@router.get("/coverage/cells", summary="Every grid cell's distance to a station, as GeoJSON")
+def coverage_cells(
+    city: CityDep,
+    store: StoreDep,
+    radius_m: RadiusQ = "1000",
+    metric: MetricQ = "euclidean",
+    demand: DemandQ = "tips",
+    since: SinceQ = None,
+    until: UntilQ = None,
+    category: CategoryQ = None,
+) -> dict:
+    query = _query(city, radius_m, metric, demand, since, until, category)
+    cov = plan_coverage(city, counts_from_store(store, query.spec()), query)
+    return cells_geojson(cov.cells)
+
+
+@router.get("/gaps", summary="The worst-served grid cells, ranked by gap score")
+def gap_cells(
+    city: CityDep,
+    store: StoreDep,
+    radius_m: RadiusQ = "1000",
+    metric: MetricQ = "euclidean",
+    demand: DemandQ = "tips",
+    top: Annotated[int, Query(ge=1, le=100_000, description="How many cells.")] = 20,
+    since: SinceQ = None,
+    until: UntilQ = None,
+    category: CategoryQ = None,
+) -> dict:
+    query = _query(city, radius_m, metric, demand, since, until, category)
+    cov = plan_coverage(city, counts_from_store(store, query.spec()), query)
+    out = cells_geojson(gaps(cov, top=top))
+    table = gaps_by_subdistrict(cov, city.subdistricts)
+    out["subdistricts"] = [_summary(r) for r in table.to_dict(orient="records")]
+    return out
+
+
+@router.get("/sites/suggest", summary="Where new stations would cover the most demand")
+def suggest(
+    city: CityDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    count: Annotated[int | None, Query(ge=1, description="How many new sites.")] = None,
+    target_share: Annotated[
+        float | None,
+        Query(gt=0, le=1, description="Or: the fewest sites reaching this covered share."),
+    ] = None,
+    radius_m: RadiusQ = "1000",
+    metric: MetricQ = "euclidean",
+    demand: DemandQ = "tips",
+    candidates: Annotated[str, Query(description="cells (centroids) or streets.")] = "cells",
+    min_spacing_m: Annotated[
+        float, Query(ge=0, le=10_000, description="Candidates at least this far from stations.")
+    ] = 300.0,
+    method: Annotated[str, Query(description="milp (optimal) or greedy.")] = "milp",
+    since: SinceQ = None,
+    until: UntilQ = None,
+    category: CategoryQ = None,
+) -> dict:
+    if count is None and target_share is None:
+        count = 5
+    if count is not None and count > settings.suggest_max_count:
+        raise InvalidInput(
+            f"count must be at most {settings.suggest_max_count} (YIZHAN_SUGGEST_MAX_COUNT)"
+        )
+    if candidates not in CANDIDATE_KINDS:
+        raise InvalidInput(
+            f"candidates must be one of {', '.join(CANDIDATE_KINDS)}, got {candidates!r}"
+        )
+    if method not in METHODS:
+        raise InvalidInput(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    query = _query(city, radius_m, metric, demand, since, until, category)
+    cov = plan_coverage(city, counts_from_store(store, query.spec()), query)
+    result = suggest_sites(
+        city,
+        cov,
+        count=count,
+        target_share=target_share,
+        candidates=candidates,
+        min_spacing_m=min_spacing_m,
+        method=method,
+        time_limit_s=settings.suggest_time_limit_s,
+    )
+    sites = result.sites.copy()
+    sites["added_demand"] = np.round(sites["added_demand"].astype(float), 3)
+    sites["street_distance_m"] = np.round(sites["street_distance_m"].astype(float), 1)
+    out = json.loads(sites.drop(columns=["lon", "lat"]).to_json(drop_id=True, na="null"))
+    out.update(
+        radius_m=result.radius_m,
+        metric=result.metric,
+        before=_summary(result.before),
+        after=_summary(result.after),
+        optimal=result.optimal,
+        solver=result.solver,
+    )
+    return out
