@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from conftest import write_pack
 from fastapi.testclient import TestClient
 from shapely.geometry import Point
 
 from api.app import create_app
 from api.settings import Settings
-from conftest import write_pack
 
 # two tips in cell 0101 of the west subdistrict (S1 is 100 m from its centroid) and three in
 # cell 0102 of the east one, whose centroid (114.0105, 30.5015) is 333 m (0.003 degree of
