@@ -75,3 +75,96 @@ def categories_of(values: Sequence[str] | None, city: City) -> tuple[str, ...]:
             raise InvalidInput(f"category: {value!r} is not one of {', '.join(sorted(known))}")
         out.append(value)
     return tuple(out)
+
+
+HEAT_COLUMNS = ("lon", "lat", "month", "category", "count")
+
+
+def heat_weights_from_store(
+    store: Store, city: City, spec: DemandSpec, *, raw_max: int
+) -> tuple[pd.DataFrame, bool]:
+    """Heatmap weights for the tips matching ``spec``: raw points when there are at most
+    ``raw_max``, else counts per grid cell (at its centroid) and, for tips outside every cell,
+    per 0.001-degree square. Returns the weights and whether they are aggregated."""
+    query = TipQuery(since=spec.since, until=spec.until, categories=list(spec.categories))
+    total = store.list_tips(TipQuery(**{**query.__dict__, "limit": 1}))[1]
+    if total <= raw_max:
+        query.limit = max(raw_max, 1)
+        tips, _ = store.list_tips(query)
+        frame = pd.DataFrame(tips, columns=["lon", "lat", "reported_at", "category"])
+        frame["month"] = frame["reported_at"].str.slice(0, 7)
+        frame["count"] = 1
+        return frame[list(HEAT_COLUMNS)], False
+    rows = pd.DataFrame(store.count_by(query, ("grid_code", "lonlat3", "category", "month")))
+    return _cells_and_squares(city, rows), True
+
+
+def heat_weights_from_tips(
+    city: City, tips: pd.DataFrame | None, spec: DemandSpec, *, raw_max: int
+) -> tuple[pd.DataFrame, bool]:
+    """The same from a table of assigned tips (``lon``, ``lat``, ``reported_at``, ``category``,
+    ``grid_code``), e.g. the data pack's."""
+    if tips is None or len(tips) == 0:
+        return pd.DataFrame(columns=list(HEAT_COLUMNS)), False
+    keep = pd.Series(True, index=tips.index)
+    if spec.since is not None:
+        keep &= tips["reported_at"] >= pd.Timestamp(spec.since)
+    if spec.until is not None:
+        keep &= tips["reported_at"] < pd.Timestamp(spec.until)
+    if spec.categories:
+        keep &= tips["category"].isin(spec.categories)
+    tips = tips[keep]
+    local = pd.to_datetime(tips["reported_at"], utc=True).dt.tz_convert(CITY_TZ)
+    month = local.dt.strftime("%Y-%m")
+    if len(tips) <= raw_max:
+        frame = pd.DataFrame(
+            {
+                "lon": tips["lon"],
+                "lat": tips["lat"],
+                "month": month,
+                "category": tips["category"],
+                "count": 1,
+            }
+        )
+        return frame.reset_index(drop=True), False
+    rows = (
+        pd.DataFrame(
+            {
+                "grid_code": tips["grid_code"],
+                "lon3": tips["lon"].round(3),
+                "lat3": tips["lat"].round(3),
+                "category": tips["category"],
+                "month": month,
+            }
+        )
+        .groupby(["grid_code", "lon3", "lat3", "category", "month"], dropna=False)
+        .size()
+        .rename("count")
+        .reset_index()
+    )
+    return _cells_and_squares(city, rows), True
+
+
+def _cells_and_squares(city: City, rows: pd.DataFrame) -> pd.DataFrame:
+    """Counts per (cell or square, category, month) placed at the cell centroid or square."""
+    if rows.empty:
+        return pd.DataFrame(columns=list(HEAT_COLUMNS))
+    centroids = city.cell_lonlat
+    in_cell = rows["grid_code"].notna()
+    lon = rows["lon3"].astype(float).to_numpy().copy()
+    lat = rows["lat3"].astype(float).to_numpy().copy()
+    codes = rows.loc[in_cell, "grid_code"]
+    lon[in_cell.to_numpy()] = centroids["lon"].reindex(codes).to_numpy()
+    lat[in_cell.to_numpy()] = centroids["lat"].reindex(codes).to_numpy()
+    frame = pd.DataFrame(
+        {
+            "lon": lon,
+            "lat": lat,
+            "month": rows["month"],
+            "category": rows["category"],
+            "count": rows["count"].astype(int),
+        }
+    )
+    return (
+        frame.groupby(["lon", "lat", "month", "category"], sort=True)["count"].sum().reset_index()
+    )[list(HEAT_COLUMNS)]

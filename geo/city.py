@@ -85,6 +85,13 @@ class City:
         return centroids.x.to_numpy(), centroids.y.to_numpy()
 
     @cached_property
+    def cell_lonlat(self) -> pd.DataFrame:
+        """Grid cell centroids (computed in metres) as WGS84 ``lon``/``lat``, by ``grid_code``."""
+        x, y = self.cell_xy
+        lon, lat = gcrs.unproject(x, y, self.metric_crs)
+        return pd.DataFrame({"lon": lon, "lat": lat}, index=self.grid["grid_code"].to_numpy())
+
+    @cached_property
     def cell_people(self) -> np.ndarray:
         """People per cell: ``population`` if the grid has it, else ``households``, else 0."""
         for column in ("population", "households"):

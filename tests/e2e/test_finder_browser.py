@@ -9,7 +9,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -52,11 +51,14 @@ def server(tmp_path_factory):
     port = _free_port()
     db = tmp_path_factory.mktemp("e2e") / "t.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("YIZHAN_")}
-    cmd = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    # the installed console script, run outside the checkout: what `pip install .` really gives
+    yizhan = shutil.which("yizhan")
+    assert yizhan, "the yizhan command is not installed (pip install .)"
+    cmd = [yizhan, "serve", "--host", "127.0.0.1", "--port", str(port)]
     log = tmp_path_factory.mktemp("e2e-log") / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*cmd, "--db", f"sqlite:///{db}"], cwd=ROOT, env=env, stdout=out, stderr=out
+            [*cmd, "--db", f"sqlite:///{db}"], cwd=db.parent, env=env, stdout=out, stderr=out
         )
     base = f"http://127.0.0.1:{port}"
     try:
