@@ -196,6 +196,240 @@ def serve(
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
 
+RadiusOpt = Annotated[
+    str, typer.Option("--radius-m", help="Covered within this many metres, or walk15 / ride15.")
+]
+MetricOpt = Annotated[
+    str, typer.Option("--metric", help="euclidean (straight line) or network (along streets).")
+]
+DemandOpt = Annotated[
+    str,
+    typer.Option("--demand", help="tips, households, population or tips:0.7,households:0.3."),
+]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="Count tips reported at or after (local time).")
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="Count tips reported before (local time).")
+]
+CategoryOpt = Annotated[
+    list[str] | None, typer.Option("--category", help="Count only this category; repeatable.")
+]
+TipsDbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="Count the tips in this store (default: the data pack's tips)."),
+]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("-o", "--output", help="Write to .csv, .xlsx, .geojson, .gpkg or .parquet."),
+]
+
+
+def _planning(data, db, radius_m, metric, demand, since, until, category):
+    """The city, the planning query and the coverage every planning verb starts from."""
+    from api.planning import (
+        PlanningQuery,
+        categories_of,
+        counts_from_pack,
+        counts_from_store,
+        parse_when,
+        plan_coverage,
+    )
+    from api.store import open_store
+
+    city = _city(data)
+    query = PlanningQuery(
+        radius_m=radius_m,
+        metric=metric,
+        demand=demand,
+        since=parse_when(since, "--since"),
+        until=parse_when(until, "--until"),
+        categories=categories_of(category, city),
+    )
+    if db is None:
+        counts = counts_from_pack(city, query.spec())
+    else:
+        store = open_store(db)
+        try:
+            counts = counts_from_store(store, query.spec())
+        finally:
+            store.close()
+    with err.status("计算覆盖…"):
+        cov = plan_coverage(city, counts, query)
+    return city, query, cov
+
+
+def _share(value) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def _metres(value) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+@app.command()
+def coverage(
+    radius_m: RadiusOpt = "1000",
+    metric: MetricOpt = "euclidean",
+    demand: DemandOpt = "tips",
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    category: CategoryOpt = None,
+    data: DataOpt = None,
+    db: TipsDbOpt = None,
+    output: OutOpt = None,
+) -> None:
+    """Station coverage of the city and of every subdistrict; -o writes the tables or cells."""
+    import pandas as pd
+
+    from geo.io import output_format, write_frame, write_tables
+
+    if output is not None:
+        output_format(output, tables=True)
+    city, query, cov = _planning(data, db, radius_m, metric, demand, since, until, category)
+    summary = cov.summary()
+    table = cov.by_subdistrict(city.subdistricts)
+    title = (
+        f"驿站覆盖 (半径 {cov.radius_m:g} 米, {'路网' if cov.metric == 'network' else '直线'}距离)"
+    )
+    shown = Table(title=title)
+    for column in ("街道", "网格", "已覆盖", "需求覆盖", "人口覆盖", "中位距离(m)", "P90(m)"):
+        shown.add_column(column, justify="left" if column == "街道" else "right")
+    for row in [*table.to_dict(orient="records"), {"name": "全市", **summary}]:
+        people = row["people_covered"] / row["people"] if row["people"] else None
+        shown.add_row(
+            row["name"],
+            str(row["cells"]),
+            str(row["cells_covered"]),
+            _share(row["demand_covered_share"]),
+            _share(people),
+            _metres(row["median_distance_m"]),
+            _metres(row["p90_distance_m"]),
+        )
+    out.print(shown)
+    if output is None:
+        return
+    if output.suffix.lower() in (".csv", ".xlsx"):
+        city_row = pd.DataFrame([{"subdistrict_code": "", "name": "全市", **summary}])
+        write_tables({"全市": city_row, "街道": table}, output)
+    else:
+        write_frame(cov.cells, output)
+    _say(f"wrote {output}")
+
+
+@app.command()
+def gaps(
+    top: Annotated[int, typer.Option("--top", min=1, help="How many cells to rank.")] = 20,
+    radius_m: RadiusOpt = "1000",
+    metric: MetricOpt = "euclidean",
+    demand: DemandOpt = "tips",
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    category: CategoryOpt = None,
+    data: DataOpt = None,
+    db: TipsDbOpt = None,
+    output: OutOpt = None,
+) -> None:
+    """The worst-served grid cells by gap score, and the gaps summed per subdistrict."""
+    from geo.coverage import gaps as rank_gaps
+    from geo.coverage import gaps_by_subdistrict
+    from geo.io import output_format, write_frame, write_tables
+
+    if output is not None:
+        output_format(output, tables=True)
+    city, query, cov = _planning(data, db, radius_m, metric, demand, since, until, category)
+    ranked = rank_gaps(cov, top=top)
+    per_sub = gaps_by_subdistrict(cov, city.subdistricts)
+    shown = Table(title=f"覆盖缺口 (半径 {cov.radius_m:g} 米)")
+    for column in ("#", "网格", "网格代码", "需求", "最近驿站距离(m)", "缺口得分"):
+        shown.add_column(column, justify="right" if column != "网格" else "left")
+    for row in ranked.itertuples():
+        shown.add_row(
+            str(row.rank),
+            row.name,
+            row.grid_code,
+            f"{row.demand:g}",
+            _metres(row.distance_m),
+            f"{row.gap_score:.2f}",
+        )
+    out.print(shown)
+    if output is None:
+        return
+    if output.suffix.lower() in (".csv", ".xlsx"):
+        write_tables({"网格": ranked.drop(columns="geometry"), "街道": per_sub}, output)
+    else:
+        write_frame(ranked, output)
+    _say(f"wrote {output}")
+
+
+@app.command()
+def suggest(
+    count: Annotated[int | None, typer.Option("--count", min=1, help="How many new sites.")] = None,
+    target_share: Annotated[
+        float | None,
+        typer.Option("--target-share", help="Or: the fewest sites reaching this covered share."),
+    ] = None,
+    candidates: Annotated[
+        str, typer.Option("--candidates", help="cells (centroids) or streets.")
+    ] = "cells",
+    min_spacing_m: Annotated[
+        float, typer.Option("--min-spacing-m", help="Candidates at least this far from stations.")
+    ] = 300.0,
+    method: Annotated[str, typer.Option("--method", help="milp (optimal) or greedy.")] = "milp",
+    radius_m: RadiusOpt = "1000",
+    metric: MetricOpt = "euclidean",
+    demand: DemandOpt = "tips",
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    category: CategoryOpt = None,
+    data: DataOpt = None,
+    db: TipsDbOpt = None,
+    output: OutOpt = None,
+) -> None:
+    """Where new stations would cover the most demand (maximal covering, solved by HiGHS)."""
+    from geo.io import output_format, write_frame
+    from geo.sites import suggest_sites
+
+    if output is not None:
+        output_format(output, tables=True)
+    if count is None and target_share is None:
+        count = 5
+    city, query, cov = _planning(data, db, radius_m, metric, demand, since, until, category)
+    with err.status("求解选址…"):
+        result = suggest_sites(
+            city,
+            cov,
+            count=count,
+            target_share=target_share,
+            candidates=candidates,
+            min_spacing_m=min_spacing_m,
+            method=method,
+            time_limit_s=get_settings().suggest_time_limit_s,
+        )
+    answer = "最优解" if result.optimal else "近似解"
+    shown = Table(
+        title=f"建议新增驿站 ({answer}, {result.solver}): 需求覆盖 "
+        f"{_share(result.before['demand_covered_share'])} → "
+        f"{_share(result.after['demand_covered_share'])}"
+    )
+    for column in ("#", "新增覆盖需求", "网格", "街道", "最近道路", "经度", "纬度"):
+        shown.add_column(column, justify="right" if column in ("#", "新增覆盖需求") else "left")
+    for row in result.sites.itertuples():
+        shown.add_row(
+            str(row.rank),
+            f"{row.added_demand:g}",
+            str(row.grid_code),
+            str(row.subdistrict_code),
+            str(row.street_name),
+            f"{row.lon:.6f}",
+            f"{row.lat:.6f}",
+        )
+    out.print(shown)
+    if output is not None:
+        write_frame(result.sites, output)
+        _say(f"wrote {output}")
+
+
 def _demo_dir() -> Path:
     from data import DEMO_DIR
 

@@ -69,6 +69,24 @@ def write_frame(frame: pd.DataFrame, path: str | Path, *, layer: str | None = No
     return path
 
 
+def write_tables(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """Several plain tables: sheets of one ``.xlsx``, or one ``.csv`` (the tables stacked, with a
+    ``table`` column naming each)."""
+    path = Path(path)
+    fmt = output_format(path, tables=True)
+    if fmt == "Excel":
+        if path.parent and not path.parent.exists():
+            raise InvalidInput(f"output {str(path)!r}: folder {str(path.parent)!r} does not exist")
+        with pd.ExcelWriter(path) as writer:
+            for name, table in tables.items():
+                table.to_excel(writer, sheet_name=name[:31], index=False)
+        return path
+    if fmt != "CSV":
+        raise InvalidInput(f"output {str(path)!r}: these are tables; use .csv or .xlsx")
+    stacked = pd.concat([t.assign(table=name) for name, t in tables.items()], ignore_index=True)
+    return write_frame(stacked[["table", *[c for c in stacked.columns if c != "table"]]], path)
+
+
 def read_points(
     path: str | Path, *, crs: str | None = None
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:

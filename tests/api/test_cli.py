@@ -164,3 +164,78 @@ def test_progress_bar_on_large_inputs(pack, tmp_path):
     assert "assigning" in result.stderr and "50/50" in result.stderr
     quiet = yizhan("assign", src, "-o", tmp_path / "o.csv", "--data", pack)
     assert "assigning" not in quiet.stderr
+
+
+@pytest.fixture(scope="module")
+def pack_with_tips(tmp_path_factory):
+    from shapely.geometry import Point
+
+    tips = [
+        {
+            "tip_id": f"T{i}",
+            "reported_at": "2026-03-10T09:00:00+08:00",
+            "category": "11",
+            "description": "",
+            "reporter_id": "r",
+            "status": "open",
+            "geometry": Point(lon, lat),
+        }
+        for i, (lon, lat) in enumerate(
+            [(114.001, 30.5012), (114.0111, 30.5011), (114.0112, 30.5012), (114.0113, 30.5013)]
+        )
+    ]
+    return write_pack(tmp_path_factory.mktemp("cli-plan") / "pack", tips=tips)
+
+
+def test_coverage_tables_and_cells(pack_with_tips, tmp_path):
+    result = yizhan(
+        "coverage", "--radius-m", "300", "-o", tmp_path / "c.xlsx", "--data", pack_with_tips
+    )
+    assert result.returncode == 0, result.stderr
+    assert "全市" in result.stdout and "25.0%" in result.stdout  # 1 of 4 tips covered
+    sheets = pd.read_excel(tmp_path / "c.xlsx", sheet_name=None, dtype={"subdistrict_code": str})
+    assert list(sheets) == ["全市", "街道"]
+    assert sheets["全市"]["demand_covered"][0] == 1
+    assert sheets["街道"]["subdistrict_code"].tolist() == ["420100001", "420100002"]
+    result = yizhan(
+        "coverage", "--radius-m", "300", "-o", tmp_path / "cells.geojson", "--data", pack_with_tips
+    )
+    cells = gpd.read_file(tmp_path / "cells.geojson")
+    assert len(cells) == 8 and cells["covered"].sum() == 5  # all but 0104 west, 0101-0102 east
+
+
+def test_gaps_and_suggest(pack_with_tips, tmp_path):
+    result = yizhan("gaps", "--radius-m", "300", "--top", "3", "--data", pack_with_tips)
+    assert result.returncode == 0 and "42010000200102" in result.stdout
+    result = yizhan(
+        "suggest",
+        "--count",
+        "1",
+        "--radius-m",
+        "300",
+        "--min-spacing-m",
+        "50",
+        "-o",
+        tmp_path / "s.csv",
+        "--data",
+        pack_with_tips,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "最优解" in result.stdout and "100.0%" in result.stdout
+    sites = pd.read_csv(tmp_path / "s.csv")
+    assert sites["added_demand"].tolist() == [3]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["coverage", "--metric", "flying"], "metric must be one of"),
+        (["gaps", "--demand", "cars"], "demand: 'cars'"),
+        (["suggest", "--count", "1", "--target-share", "0.5"], "either count or target_share"),
+        (["coverage", "-o", "x.shp"], "unsupported suffix '.shp'"),
+        (["coverage", "--since", "yesterday"], "--since"),
+    ],
+)
+def test_planning_errors_are_one_line(pack_with_tips, args, needle):
+    result = yizhan(*args, "--data", pack_with_tips)
+    assert_one_line_error(result, needle)
