@@ -14,8 +14,7 @@ from api.middleware import BodyLimit
 from api.ratelimit import ClientLimiter
 from api.routes import meta, pages, planning, stations, tips
 from api.settings import Settings, get_settings
-from api.store import Store, open_store
-from geo.assign import assign_points
+from api.store import TIP_COLUMNS, Store, open_store
 from geo.city import City, load_city
 
 log = logging.getLogger("yizhan")
@@ -23,32 +22,16 @@ log = logging.getLogger("yizhan")
 
 def import_pack_tips(city: City, store: Store) -> int:
     """Copy the pack's tips (assigned) into an empty store; return how many were added."""
-    tips = city.pack.tips
+    tips = city.pack_tips
     if tips is None or len(tips) == 0 or store.count_tips() > 0:
         return 0
-    assigned = assign_points(city, tips.geometry.x, tips.geometry.y)
-    records = []
-    for tip, (_, a) in zip(tips.itertuples(index=False), assigned.iterrows(), strict=True):
-        records.append(
-            {
-                "tip_id": tip.tip_id,
-                "reported_at": tip.reported_at.isoformat(),
-                "category": tip.category,
-                "description": tip.description,
-                "reporter_id": tip.reporter_id,
-                "status": tip.status or "open",
-                "lon": float(tip.geometry.x),
-                "lat": float(tip.geometry.y),
-                "grid_code": a["grid_code"],
-                "subdistrict_code": a["subdistrict_code"],
-                "street_name": a["street_name"],
-                "street_distance_m": float(a["street_distance_m"]),
-                "nearest_station_id": a["nearest_station_id"],
-                "station_distance_m": float(a["station_distance_m"]),
-                "outside_city": bool(a["outside_city"]),
-            }
-        )
-    return store.import_tips(records)
+    table = tips.assign(
+        reported_at=tips["reported_at"].map(lambda t: t.isoformat()),
+        status=tips["status"].replace("", "open"),
+        outside_city=tips["outside_city"].astype(bool),
+    )
+    records = table[list(TIP_COLUMNS)].astype(object).where(table.notna(), None)
+    return store.import_tips(records.to_dict(orient="records"))
 
 
 @asynccontextmanager

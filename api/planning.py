@@ -10,7 +10,7 @@ import pandas as pd
 
 from api.store import Store, TipQuery
 from geo.city import City
-from geo.coverage import Coverage, DemandSpec, cell_demand, coverage, tip_counts
+from geo.coverage import Coverage, DemandSpec, cell_demand, coverage, filter_tips, tip_counts
 from geo.errors import InvalidInput
 from geo.hours import CITY_TZ
 
@@ -106,14 +106,7 @@ def heat_weights_from_tips(
     ``grid_code``), e.g. the data pack's."""
     if tips is None or len(tips) == 0:
         return pd.DataFrame(columns=list(HEAT_COLUMNS)), False
-    keep = pd.Series(True, index=tips.index)
-    if spec.since is not None:
-        keep &= tips["reported_at"] >= pd.Timestamp(spec.since)
-    if spec.until is not None:
-        keep &= tips["reported_at"] < pd.Timestamp(spec.until)
-    if spec.categories:
-        keep &= tips["category"].isin(spec.categories)
-    tips = tips[keep]
+    tips = filter_tips(tips, spec)
     local = pd.to_datetime(tips["reported_at"], utc=True).dt.tz_convert(CITY_TZ)
     month = local.dt.strftime("%Y-%m")
     if len(tips) <= raw_max:

@@ -74,6 +74,11 @@ def tip_counts(tips: pd.DataFrame | None, spec: DemandSpec = DemandSpec()) -> pd
     """
     if tips is None or len(tips) == 0:
         return pd.Series(dtype=float)
+    return filter_tips(tips, spec)["grid_code"].dropna().value_counts().astype(float)
+
+
+def filter_tips(tips: pd.DataFrame, spec: DemandSpec) -> pd.DataFrame:
+    """The tips reported within the spec's period and in its categories."""
     keep = pd.Series(True, index=tips.index)
     if spec.since is not None:
         keep &= tips["reported_at"] >= pd.Timestamp(spec.since)
@@ -81,7 +86,7 @@ def tip_counts(tips: pd.DataFrame | None, spec: DemandSpec = DemandSpec()) -> pd
         keep &= tips["reported_at"] < pd.Timestamp(spec.until)
     if spec.categories:
         keep &= tips["category"].isin(spec.categories)
-    return tips.loc[keep, "grid_code"].dropna().value_counts().astype(float)
+    return tips[keep]
 
 
 def cell_demand(city: City, counts: pd.Series | None, spec: DemandSpec = DemandSpec()):

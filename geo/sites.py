@@ -120,15 +120,21 @@ def solve_mclp(
                 optimal=True,
                 solver="HiGHS LP (integral relaxation)",
             )
+    return _solve_milp(c, constraints, weights, cover, time_limit_s, count=count)
+
+
+def _solve_milp(c, constraints, weights, cover, time_limit_s, **greedy) -> Solution:
+    """HiGHS on x (binary, one per candidate) then y (continuous); greedy if it finds nothing."""
+    n_c = cover.shape[1]
     result = milp(
         c,
-        integrality=np.concatenate([np.ones(n_c), np.zeros(n_d)]),
+        integrality=np.concatenate([np.ones(n_c), np.zeros(len(c) - n_c)]),
         bounds=Bounds(0, 1),
         constraints=constraints,
         options={"time_limit": time_limit_s},
     )
     if result.x is None:
-        return _greedy(weights, cover, count=count, note=" (HiGHS found nothing in time)")
+        return _greedy(weights, cover, note=" (HiGHS found nothing in time)", **greedy)
     chosen = np.flatnonzero(result.x[:n_c] > 0.5)
     return Solution(
         chosen=_order_by_gain(weights, cover, chosen),
@@ -175,22 +181,8 @@ def solve_min_sites(
     c = np.concatenate([np.ones(n_c), np.zeros(n_d)])
     rows = sparse.hstack([-cover, sparse.identity(n_d, format="csr")], format="csr")
     total = sparse.csr_matrix(np.concatenate([np.zeros(n_c), weights])[None, :])
-    result = milp(
-        c,
-        integrality=np.concatenate([np.ones(n_c), np.zeros(n_d)]),
-        bounds=Bounds(0, 1),
-        constraints=[LinearConstraint(rows, -np.inf, 0), LinearConstraint(total, target, np.inf)],
-        options={"time_limit": time_limit_s},
-    )
-    if result.x is None:
-        return _greedy(weights, cover, target=target, note=" (HiGHS found nothing in time)")
-    chosen = np.flatnonzero(result.x[:n_c] > 0.5)
-    return Solution(
-        chosen=_order_by_gain(weights, cover, chosen),
-        objective=_covered(weights, cover, chosen),
-        optimal=result.status == 0,
-        solver="HiGHS MILP" if result.status == 0 else "HiGHS MILP (time limit)",
-    )
+    constraints = [LinearConstraint(rows, -np.inf, 0), LinearConstraint(total, target, np.inf)]
+    return _solve_milp(c, constraints, weights, cover, time_limit_s, target=target)
 
 
 def _greedy(weights, cover, *, count=None, target=None, note="") -> Solution:
