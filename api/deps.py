@@ -1,4 +1,8 @@
-"""Dependencies injected into routes: settings, the loaded city and the tip store."""
+"""Dependencies injected into routes: settings, the loaded city and the tip store.
+
+They are ``async``: a plain ``def`` dependency is sent to a worker thread on every request,
+which measured ~150 us each under load.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,15 @@ from api.store import Store
 from geo.city import City
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_city(request: Request) -> City:
+async def get_city(request: Request) -> City:
     return request.app.state.city
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from functools import cached_property
 
 from geo import crs as gcrs
 from geo.city import City
@@ -77,20 +79,39 @@ class StationCatalog:
         at: dt.datetime,
         out_crs: str = "wgs84",
         distance_m: float | None = None,
-    ) -> dict:
-        props = dict(self.props[row])
-        props["open_now"] = props["status"] == "open" and self.city.station_index.is_open_at(
+    ) -> str:
+        """One station as GeoJSON text: the static part serialised once at start, then only
+        ``open_now`` and ``distance_m`` per request."""
+        head = self._json[out_crs][row]
+        is_open = self.records[row]["status"] == "open" and self.city.station_index.is_open_at(
             row, at
         )
+        tail = ',"open_now":true' if is_open else ',"open_now":false'
         if distance_m is not None:
-            props["distance_m"] = round(float(distance_m), 1)
-        x, y = self.coords[out_crs][row]
-        return {
-            "type": "Feature",
-            "id": props["station_id"],
-            "geometry": {"type": "Point", "coordinates": [round(x, 7), round(y, 7)]},
-            "properties": props,
-        }
+            tail += f',"distance_m":{round(float(distance_m), 1)!r}'
+        return head + tail + "}}"
+
+    def collection(self, features: list[str]) -> str:
+        """A FeatureCollection of features made by :meth:`feature`."""
+        return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
+
+    @cached_property
+    def _json(self) -> dict[str, list[str]]:
+        out = {}
+        for name, coords in self.coords.items():
+            out[name] = []
+            for row, (x, y) in enumerate(coords):
+                props = json.dumps(self.props[row], ensure_ascii=False, separators=(",", ":"))
+                geometry = json.dumps(
+                    {"type": "Point", "coordinates": [round(x, 7), round(y, 7)]},
+                    separators=(",", ":"),
+                )
+                ident = json.dumps(self.props[row]["station_id"], ensure_ascii=False)
+                out[name].append(
+                    f'{{"type":"Feature","id":{ident},"geometry":{geometry},'
+                    f'"properties":{props[:-1]}'
+                )
+        return out
 
 
 PUBLIC_TIP_FIELDS = (

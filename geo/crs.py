@@ -84,6 +84,11 @@ def to_wgs84(lon, lat, *, crs: str):
         WGS84 longitude and latitude. NaN stays NaN.
     """
     name = parse_crs(crs)
+    if type(lon) is float and type(lat) is float:  # one point: plain Python, no numpy
+        if name == WGS84:
+            return lon, lat
+        if name in (GCJ02, BD09):
+            return _scalar_to_wgs84(lon, lat, name)
     if name in (GCJ02, BD09) and np.ndim(lon) == 0 and np.ndim(lat) == 0:
         return _scalar_to_wgs84(float(lon), float(lat), name)
     x, y, scalar = _as_arrays(lon, lat)
@@ -117,6 +122,8 @@ def from_wgs84(lon, lat, *, crs: str):
 
 def valid_lonlat(lon, lat) -> np.ndarray:
     """True where lon/lat are finite and within [-180, 180] x [-90, 90]."""
+    if type(lon) is float and type(lat) is float:
+        return math.isfinite(lon) and math.isfinite(lat) and abs(lon) <= 180 and abs(lat) <= 90
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
     with np.errstate(invalid="ignore"):
@@ -193,6 +200,8 @@ def is_projected(name: str) -> bool:
 
 def project(lon, lat, metric_crs: str):
     """WGS84 lon/lat to easting/northing in metres in ``metric_crs``."""
+    if type(lon) is float and type(lat) is float:
+        return _transformer("EPSG:4326", metric_crs).transform(lon, lat)
     x, y = _transformer("EPSG:4326", metric_crs).transform(
         np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import CityDep, SettingsDep
 from api.errors import NotFound
@@ -46,7 +46,7 @@ async def list_stations(
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84).")] = None,
     out_crs: OutCrsQ = "wgs84",
     open_at: OpenAtQ = None,
-) -> dict:
+) -> Response:
     catalog = _catalog(request)
     out_crs = check_out_crs(out_crs)
     codes = city.station_index.check_amenities(amenity)
@@ -67,7 +67,7 @@ async def list_stations(
         if open_now and not (record["status"] == "open" and index.is_open_at(row, at)):
             continue
         features.append(catalog.feature(row, at=at, out_crs=out_crs))
-    return {"type": "FeatureCollection", "features": features}
+    return _json(catalog.collection(features))
 
 
 @router.get("/nearest", summary="The k nearest stations to a point, nearest first")
@@ -84,7 +84,7 @@ async def nearest(
     status: Annotated[str | None, Query(description="Required status; default open.")] = "open",
     out_crs: OutCrsQ = "wgs84",
     open_at: OpenAtQ = None,
-) -> dict:
+) -> Response:
     if k > settings.nearest_max_k:
         raise InvalidInput(f"k must be at most {settings.nearest_max_k} (YIZHAN_NEAREST_MAX_K)")
     out_crs = check_out_crs(out_crs)
@@ -106,7 +106,7 @@ async def nearest(
         catalog.feature(row, at=at, out_crs=out_crs, distance_m=d)
         for row, d in zip(rows, dists, strict=True)
     ]
-    return {"type": "FeatureCollection", "features": features}
+    return _json(catalog.collection(features))
 
 
 @router.get("/{station_id}", summary="One station as a GeoJSON Feature")
@@ -115,9 +115,13 @@ async def get_station(
     station_id: str,
     out_crs: OutCrsQ = "wgs84",
     open_at: OpenAtQ = None,
-) -> dict:
+) -> Response:
     catalog = _catalog(request)
     row = catalog.row_of.get(station_id)
     if row is None:
         raise NotFound(f"station_id {station_id!r} does not exist")
-    return catalog.feature(row, at=local_time(open_at), out_crs=check_out_crs(out_crs))
+    return _json(catalog.feature(row, at=local_time(open_at), out_crs=check_out_crs(out_crs)))
+
+
+def _json(text: str) -> Response:
+    return Response(text.encode(), media_type="application/json")
