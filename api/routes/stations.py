@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from api.deps import CityDep, SettingsDep
 from api.errors import NotFound
@@ -70,21 +71,40 @@ async def list_stations(
     return _json(catalog.collection(features))
 
 
+class NearestQuery(BaseModel):
+    """The query of ``/api/stations/nearest`` (one model: validated in one pass)."""
+
+    lon: float = Field(allow_inf_nan=False, description="Longitude in `crs`.")
+    lat: float = Field(allow_inf_nan=False, description="Latitude in `crs`.")
+    crs: str = Field("wgs84", description="wgs84, gcj02, bd09 or EPSG:<code>.")
+    k: int = Field(3, ge=1, description="How many stations.")
+    amenity: list[str] = Field([], description="Required amenity code; repeat for several.")
+    open_now: bool = Field(False, description="Only stations open now.")
+    status: str | None = Field("open", description="Required status; default open.")
+    out_crs: str = Field("wgs84", description="Output coordinates: wgs84, gcj02 or bd09.")
+    open_at: str | None = Field(
+        None, description="Evaluate opening hours at this local time (ISO 8601); default now."
+    )
+
+
 @router.get("/nearest", summary="The k nearest stations to a point, nearest first")
 async def nearest(
     request: Request,
     city: CityDep,
     settings: SettingsDep,
-    lon: Annotated[float, Query(description="Longitude in `crs`.", allow_inf_nan=False)],
-    lat: Annotated[float, Query(description="Latitude in `crs`.", allow_inf_nan=False)],
-    crs: Annotated[str, Query(description="wgs84, gcj02, bd09 or EPSG:<code>.")] = "wgs84",
-    k: Annotated[int, Query(ge=1, description="How many stations.")] = 3,
-    amenity: AmenityQ = None,
-    open_now: Annotated[bool, Query(description="Only stations open now.")] = False,
-    status: Annotated[str | None, Query(description="Required status; default open.")] = "open",
-    out_crs: OutCrsQ = "wgs84",
-    open_at: OpenAtQ = None,
+    q: Annotated[NearestQuery, Query()],
 ) -> Response:
+    lon, lat, crs, k, amenity, open_now, status, out_crs, open_at = (
+        q.lon,
+        q.lat,
+        q.crs,
+        q.k,
+        q.amenity,
+        q.open_now,
+        q.status,
+        q.out_crs,
+        q.open_at,
+    )
     if k > settings.nearest_max_k:
         raise InvalidInput(f"k must be at most {settings.nearest_max_k} (YIZHAN_NEAREST_MAX_K)")
     out_crs = check_out_crs(out_crs)
