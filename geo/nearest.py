@@ -178,6 +178,8 @@ class StationIndex:
             return [], []
         m = len(rows)
         kk = min(m, k if open_at is None else max(2 * k, k + 8))
+        states = None if open_at is None else self._states_at(open_at)[1]
+        hours = self.hours
         while True:
             d, j = tree.query((x, y), k=kk)
             d, j = np.atleast_1d(d).tolist(), np.atleast_1d(j).tolist()
@@ -186,11 +188,15 @@ class StationIndex:
                 if pos >= m:
                     break
                 row = int(rows[pos])
-                if open_at is None or self.is_open_at(row, open_at):
-                    found.append(row)
-                    dists.append(dist)
-                    if len(found) == k:
-                        return found, dists
+                if states is not None:
+                    if states[row] < 0:
+                        states[row] = is_open(hours[row], open_at.replace(second=0, microsecond=0))
+                    if states[row] != 1:
+                        continue
+                found.append(row)
+                dists.append(dist)
+                if len(found) == k:
+                    return found, dists
             if kk >= m:
                 return found, dists
             kk = min(m, kk * 4)
