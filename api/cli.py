@@ -430,6 +430,101 @@ def suggest(
         _say(f"wrote {output}")
 
 
+MAP_KINDS = ("heatmap", "coverage", "gaps", "stations")
+
+
+@app.command("map")
+def make_map(
+    kind: Annotated[str, typer.Argument(help="heatmap, coverage, gaps or stations.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The .html file to write.")],
+    top: Annotated[int, typer.Option("--top", min=1, help="gaps: cells to highlight.")] = 20,
+    count: Annotated[int, typer.Option("--count", min=0, help="gaps: sites to suggest.")] = 5,
+    radius_m: RadiusOpt = "1000",
+    metric: MetricOpt = "euclidean",
+    demand: DemandOpt = "tips",
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    category: CategoryOpt = None,
+    data: DataOpt = None,
+    db: TipsDbOpt = None,
+) -> None:
+    """Write a map page: the tips heatmap, coverage, gaps, or the station finder."""
+    if kind not in MAP_KINDS:
+        raise YizhanError(f"map kind must be one of {', '.join(MAP_KINDS)}, got {kind!r}")
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise YizhanError(f"output {str(output)!r}: a map is written as .html")
+    if not output.resolve().parent.is_dir():
+        raise YizhanError(f"output {str(output)!r}: folder does not exist")
+    settings = get_settings()
+    if kind == "stations":
+        from maps.finder import finder_page
+
+        page = finder_page(
+            _city(data),
+            basemap=settings.basemap,
+            tianditu_key=settings.tianditu_key,
+            tile_url_osm=settings.tile_url_osm,
+        )
+    elif kind == "heatmap":
+        page = _heatmap(data, db, since, until, category, settings)
+    else:
+        from geo.coverage import gaps as rank_gaps
+        from geo.coverage import gaps_by_subdistrict
+        from maps.planning import coverage_page, gaps_page
+
+        city, query, cov = _planning(data, db, radius_m, metric, demand, since, until, category)
+        if kind == "coverage":
+            page = coverage_page(city, cov)
+        else:
+            from geo.sites import suggest_up_to
+
+            with err.status("求解选址…"):
+                suggestion = suggest_up_to(
+                    city, cov, count, time_limit_s=settings.suggest_time_limit_s
+                )
+            page = gaps_page(
+                city,
+                cov,
+                rank_gaps(cov, top=top),
+                gaps_by_subdistrict(cov, city.subdistricts),
+                suggestion,
+            )
+    output.write_text(page, encoding="utf-8")
+    _say(f"wrote {output} ({len(page.encode()) / 1024:,.0f} KB)")
+
+
+def _heatmap(data, db, since, until, category, settings) -> str:
+    from api.planning import (
+        categories_of,
+        heat_weights_from_store,
+        heat_weights_from_tips,
+        parse_when,
+    )
+    from api.store import open_store
+    from geo.coverage import DemandSpec
+    from maps.planning import heatmap_page
+
+    city = _city(data)
+    spec = DemandSpec(
+        since=parse_when(since, "--since"),
+        until=parse_when(until, "--until"),
+        categories=categories_of(category, city),
+    )
+    if db is None:
+        weights, aggregated = heat_weights_from_tips(
+            city, city.pack_tips, spec, raw_max=settings.heatmap_raw_max
+        )
+    else:
+        store = open_store(db)
+        try:
+            weights, aggregated = heat_weights_from_store(
+                store, city, spec, raw_max=settings.heatmap_raw_max
+            )
+        finally:
+            store.close()
+    return heatmap_page(city, weights, aggregated=aggregated, categories=city.categories)
+
+
 def _demo_dir() -> Path:
     from data import DEMO_DIR
 

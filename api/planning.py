@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from api.store import Store, TipQuery
@@ -108,34 +109,54 @@ def heat_weights_from_tips(
         return pd.DataFrame(columns=list(HEAT_COLUMNS)), False
     tips = filter_tips(tips, spec)
     local = pd.to_datetime(tips["reported_at"], utc=True).dt.tz_convert(CITY_TZ)
-    month = local.dt.strftime("%Y-%m")
+    # Counting runs on integer keys (cell or square x month x category) with numpy: formatting
+    # a month string per row, or a pandas groupby on strings, cost 0.5 s per million tips.
+    months, month_idx = np.unique(
+        local.dt.year.to_numpy() * 100 + local.dt.month.to_numpy(), return_inverse=True
+    )
+    month_names = np.array([f"{k // 100:04d}-{k % 100:02d}" for k in months], dtype=object)
     if len(tips) <= raw_max:
         frame = pd.DataFrame(
             {
-                "lon": tips["lon"],
-                "lat": tips["lat"],
-                "month": month,
-                "category": tips["category"],
+                "lon": tips["lon"].to_numpy(),
+                "lat": tips["lat"].to_numpy(),
+                "month": month_names[month_idx],
+                "category": tips["category"].to_numpy(),
                 "count": 1,
             }
         )
-        return frame.reset_index(drop=True), False
-    rows = (
-        pd.DataFrame(
-            {
-                "grid_code": tips["grid_code"],
-                "lon3": tips["lon"].round(3),
-                "lat3": tips["lat"].round(3),
-                "category": tips["category"],
-                "month": month,
-            }
-        )
-        .groupby(["grid_code", "lon3", "lat3", "category", "month"], dropna=False)
-        .size()
-        .rename("count")
-        .reset_index()
+        return frame, False
+    cats = pd.Categorical(tips["category"])
+    cell = pd.Categorical(tips["grid_code"], categories=city.grid["grid_code"]).codes
+    lon, lat = tips["lon"].to_numpy(float), tips["lat"].to_numpy(float)
+    outside = cell < 0
+    squares, square_idx = np.unique(
+        np.column_stack([np.round(lon[outside], 3), np.round(lat[outside], 3)]),
+        axis=0,
+        return_inverse=True,
     )
-    return _cells_and_squares(city, rows), True
+    n_cells = len(city.grid)
+    place = cell.astype(np.int64)
+    place[outside] = n_cells + square_idx.ravel()
+    n_m, n_c = len(months), len(cats.categories)
+    keys, counts = np.unique(
+        (place * n_m + month_idx) * n_c + cats.codes.astype(np.int64), return_counts=True
+    )
+    place_of, rest = np.divmod(keys, n_m * n_c)
+    month_of, cat_of = np.divmod(rest, n_c)
+    centroids = city.cell_lonlat
+    all_lon = np.concatenate([centroids["lon"].to_numpy(), squares[:, 0] if len(squares) else []])
+    all_lat = np.concatenate([centroids["lat"].to_numpy(), squares[:, 1] if len(squares) else []])
+    frame = pd.DataFrame(
+        {
+            "lon": all_lon[place_of],
+            "lat": all_lat[place_of],
+            "month": month_names[month_of],
+            "category": np.asarray(cats.categories, dtype=object)[cat_of],
+            "count": counts,
+        }
+    )
+    return frame, True
 
 
 def _cells_and_squares(city: City, rows: pd.DataFrame) -> pd.DataFrame:

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     suggest_time_limit_s: float = Field(
         default=30.0, gt=0, description="Solver time limit for a site suggestion, in seconds."
     )
+    heatmap_raw_max: int = Field(
+        default=5000,
+        ge=0,
+        description="Above this many tips the heatmap sends per-cell weights, not points.",
+    )
     tip_rate_per_minute: int = Field(
         default=30, ge=0, description="Tips one client address may post per minute (0: no limit)."
     )

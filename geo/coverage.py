@@ -182,7 +182,9 @@ def coverage(
     else:
         dist, near = city.street_network.nearest_source(src, np.column_stack([cx, cy]))
     ids = city.stations["station_id"].to_numpy(object)
-    nearest_id = np.where(near >= 0, ids[rows[np.maximum(near, 0)]], None)
+    nearest_id = np.full(len(cx), None, dtype=object)
+    found = near >= 0
+    nearest_id[found] = ids[rows[near[found]]]
     covered = dist <= radius_m
     demand_values = demand.to_numpy(float)
     excess = np.where(covered, 0.0, np.where(np.isfinite(dist), dist - radius_m, radius_m * 9))

@@ -337,6 +337,18 @@ def suggest_sites(
     )
 
 
+def suggest_up_to(
+    city: City, cov: Coverage, count: int, *, time_limit_s: float = 60.0
+) -> Suggestion | None:
+    """At most ``count`` sites (fewer when there are fewer candidates); None when there is
+    nothing to suggest (``count`` 0, no uncovered demand, or no candidate)."""
+    uncovered = int((~cov.cells["covered"] & (cov.cells["demand"] > 0)).sum())
+    candidates = len(candidate_points(city)[0])
+    if not count or not uncovered or not candidates:
+        return None
+    return suggest_sites(city, cov, count=min(count, candidates), time_limit_s=time_limit_s)
+
+
 def _share(covered: float, total: float) -> dict:
     return {
         "demand": total,

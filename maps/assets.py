@@ -27,6 +27,8 @@ MARKERCLUSTER_CSS = [
     ("markerclustercss", "/static/vendor/markercluster/MarkerCluster.css"),
     ("markerclusterdefaultcss", "/static/vendor/markercluster/MarkerCluster.Default.css"),
 ]
+# leaflet.heat is published only on npm: setup.py unpacks it into maps/static/vendor at build time
+HEAT_JS = [("leaflet-heat.js", "/static/yizhan/vendor/leaflet-heat/leaflet-heat.js")]
 
 
 @lru_cache

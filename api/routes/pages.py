@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.deps import CityDep, SettingsDep
+from api.deps import CityDep, SettingsDep, StoreDep
+from api.planning import counts_from_store, heat_weights_from_store, plan_coverage
+from api.routes.planning import CategoryQ, DemandQ, MetricQ, RadiusQ, SinceQ, UntilQ, _query
+from geo.coverage import gaps, gaps_by_subdistrict
+from geo.errors import InvalidInput
 from geo.hours import local_time
+from geo.sites import suggest_up_to
 
 router = APIRouter(tags=["pages"])
 
@@ -42,3 +49,85 @@ def finder(request: Request, city: CityDep, settings: SettingsDep) -> HTMLRespon
         cached = (minute, page)
         request.app.state.finder_page = cached
     return HTMLResponse(cached[1], headers={"Cache-Control": "no-cache"})
+
+
+def _basemaps(settings) -> dict:
+    return {
+        "tile_url_osm": settings.tile_url_osm,
+        "tianditu_key": settings.tianditu_key,
+        "basemap": settings.basemap,
+    }
+
+
+@router.get("/maps/heatmap", response_class=HTMLResponse, summary="Tips heatmap (隐患热力图)")
+def heatmap(
+    city: CityDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    since: SinceQ = None,
+    until: UntilQ = None,
+    category: CategoryQ = None,
+) -> HTMLResponse:
+    from maps.planning import heatmap_page
+
+    spec = _query(city, "1000", "euclidean", "tips", since, until, category).spec()
+    weights, aggregated = heat_weights_from_store(
+        store, city, spec, raw_max=settings.heatmap_raw_max
+    )
+    page = heatmap_page(
+        city, weights, aggregated=aggregated, categories=city.categories, **_basemaps(settings)
+    )
+    return HTMLResponse(page)
+
+
+@router.get("/maps/coverage", response_class=HTMLResponse, summary="Coverage map (驿站覆盖图)")
+def coverage_map(
+    city: CityDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    radius_m: RadiusQ = "1000",
+    metric: MetricQ = "euclidean",
+    demand: DemandQ = "tips",
+    since: SinceQ = None,
+    until: UntilQ = None,
+    category: CategoryQ = None,
+) -> HTMLResponse:
+    from maps.planning import coverage_page
+
+    query = _query(city, radius_m, metric, demand, since, until, category)
+    cov = plan_coverage(city, counts_from_store(store, query.spec()), query)
+    return HTMLResponse(coverage_page(city, cov, **_basemaps(settings)))
+
+
+@router.get("/maps/gaps", response_class=HTMLResponse, summary="Gaps and suggested sites map")
+def gaps_map(
+    city: CityDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    radius_m: RadiusQ = "1000",
+    metric: MetricQ = "euclidean",
+    demand: DemandQ = "tips",
+    top: Annotated[int, Query(ge=1, le=1000, description="How many worst cells to mark.")] = 20,
+    count: Annotated[int, Query(ge=0, description="How many new sites to suggest (0: none).")] = 5,
+    since: SinceQ = None,
+    until: UntilQ = None,
+    category: CategoryQ = None,
+) -> HTMLResponse:
+    from maps.planning import gaps_page
+
+    if count > settings.suggest_max_count:
+        raise InvalidInput(
+            f"count must be at most {settings.suggest_max_count} (YIZHAN_SUGGEST_MAX_COUNT)"
+        )
+    query = _query(city, radius_m, metric, demand, since, until, category)
+    cov = plan_coverage(city, counts_from_store(store, query.spec()), query)
+    suggestion = suggest_up_to(city, cov, count, time_limit_s=settings.suggest_time_limit_s)
+    page = gaps_page(
+        city,
+        cov,
+        gaps(cov, top=top),
+        gaps_by_subdistrict(cov, city.subdistricts),
+        suggestion,
+        **_basemaps(settings),
+    )
+    return HTMLResponse(page)

@@ -239,3 +239,18 @@ def test_gaps_and_suggest(pack_with_tips, tmp_path):
 def test_planning_errors_are_one_line(pack_with_tips, args, needle):
     result = yizhan(*args, "--data", pack_with_tips)
     assert_one_line_error(result, needle)
+
+
+@pytest.mark.parametrize("kind", ["heatmap", "coverage", "gaps", "stations"])
+def test_map_pages(pack_with_tips, tmp_path, kind):
+    page = tmp_path / f"{kind}.html"
+    result = yizhan("map", kind, "-o", page, "--radius-m", "300", "--data", pack_with_tips)
+    assert result.returncode == 0, result.stderr
+    html = page.read_text(encoding="utf-8")
+    assert "<html" in html and "/static/vendor/leaflet/leaflet.js" in html
+    assert "https://cdn" not in html
+
+
+def test_map_errors(pack_with_tips, tmp_path):
+    assert_one_line_error(yizhan("map", "bogus", "-o", tmp_path / "x.html"), "map kind")
+    assert_one_line_error(yizhan("map", "coverage", "-o", tmp_path / "x.png"), ".html")

@@ -232,3 +232,13 @@ def test_suggest_on_the_line(line):
     assert len(fewest.sites) == 1
     with pytest.raises(InvalidInput, match="either count or target_share"):
         suggest_sites(line, cov)
+
+
+def test_no_open_station_leaves_every_cell_uncovered(line):
+    demand = cell_demand(line, tip_counts(tips_in(line, [1, 0, 0, 0, 0, 2])))
+    for metric in ("euclidean", "network"):
+        cov = coverage(line, demand, radius_m=250, metric=metric, stations=[])
+        assert not cov.cells["covered"].any()
+        assert cov.cells["nearest_station_id"].isna().all()
+        assert cov.summary()["demand_covered"] == 0 and cov.summary()["median_distance_m"] is None
+        assert cov.cells["gap_score"].tolist()[0] > 1

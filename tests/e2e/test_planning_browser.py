@@ -1,0 +1,170 @@
+"""The planning maps in a real headless Chromium on a desktop screen, against the real server on
+the demo city (1,200 tips from January to June 2026, 8 subdistricts). Tiles are blocked: the
+maps must work and read without them.
+
+Set ``YIZHAN_UPDATE_DOCS_SCREENSHOT=1`` to copy the screenshots into ``docs/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+import test_finder_browser as finder
+from test_finder_browser import ARTIFACTS, ROOT, Console, api
+
+# the same installed `yizhan serve` (one per module), browser and console watch as the courier
+# page's test
+server = finder.server
+browser = finder.browser
+pytestmark = finder.pytestmark  # needs Debian's chromium
+
+DESKTOP = {"width": 1280, "height": 800}
+MAX_SCREENSHOT_BYTES = 300_000
+
+
+@pytest.fixture
+def desk(browser, server):
+    """A fresh desktop-sized page, its console watched, everything but the server blocked."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    page = context.new_page()
+    console = Console(server)
+    page.on("console", console.on_console)
+    page.on("pageerror", console.on_error)
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(server + "/")
+            else route.abort("internetdisconnected")
+        ),
+    )
+    yield page
+    context.close()
+    assert console.errors == []
+
+
+def open_map(page, server: str, path: str) -> None:
+    page.goto(server + path)
+    page.wait_for_function("window.YZP && YZP.ready === true")
+    page.wait_for_timeout(300)  # the heat layer draws on the next animation frame
+
+
+def screenshot(page, name: str) -> None:
+    """A PNG in artifacts/ (256 colours: the heat's smooth gradients make a full-colour PNG of
+    the page about 470 KB, about 110 KB this way; the octree keeps the heat's reds)."""
+    from PIL import Image  # with the test extras (spopt -> pointpats -> matplotlib)
+
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    image = Image.open(path).convert("RGB")
+    image.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
+        path, optimize=True
+    )
+    assert 20_000 < path.stat().st_size < MAX_SCREENSHOT_BYTES
+    if os.environ.get("YIZHAN_UPDATE_DOCS_SCREENSHOT"):
+        shutil.copyfile(path, ROOT / "docs" / f"{name}.png")
+
+
+def heat_points(page) -> int:
+    return page.evaluate("YZP.heat._latlngs.length")
+
+
+def test_heatmap_month_view_and_category_filter(desk, server):
+    open_map(desk, server, "/maps/heatmap")
+    assert desk.title() == "隐患热力图"
+    canvas = desk.locator("canvas.leaflet-heatmap-layer")
+    assert canvas.count() == 1 and canvas.bounding_box()["width"] > 500
+    everything = heat_points(desk)
+    assert desk.inner_text("#yzp-total") == "1200"
+    assert 1000 < everything <= 1200  # one point per distinct position
+    months = desk.locator(".yzp-month").all_inner_texts()
+    assert months == ["全部", "1月", "2月", "3月", "4月", "5月", "6月"]
+
+    # one month: fewer points, and as many tips as the API counts for that month
+    desk.click(".yzp-month[data-month='2']")
+    march = api(server, "/api/tips", since="2026-03-01", until="2026-04-01", limit=1)
+    assert desk.inner_text("#yzp-total") == str(march["numberMatched"])
+    assert 0 < heat_points(desk) < everything
+    assert desk.inner_text("#yzp-month-label") == "2026年3月"
+    assert desk.get_attribute(".yzp-month[data-month='2']", "aria-pressed") == "true"
+    # per-category counts follow the month
+    by_cat = {
+        code: api(
+            server, "/api/tips", since="2026-03-01", until="2026-04-01", category=code, limit=1
+        )["numberMatched"]
+        for code in ("05", "11")
+    }
+    labels = desk.locator(".yzp-cat").all_inner_texts()
+    assert any(t.startswith("街面秩序") and t.endswith(str(by_cat["05"])) for t in labels)
+
+    # the category filter: only 公用设施 in March
+    desk.click("#yzp-none")
+    assert heat_points(desk) == 0 and desk.inner_text("#yzp-total") == "0"
+    desk.check(".yzp-cat:has-text('公用设施') input")
+    assert desk.inner_text("#yzp-total") == str(by_cat["11"])
+    assert 0 < heat_points(desk) <= by_cat["11"]
+
+    desk.click("#yzp-all")
+    desk.click(".yzp-month[data-month='-1']")
+    assert heat_points(desk) == everything
+    # stations on top of the heat: 68, in service or not
+    assert desk.locator("path.yzp-st").count() == 68
+    assert desk.locator("path.yzp-st-closed").count() == 5
+    screenshot(desk, "heatmap")
+
+
+def test_coverage_map_legend_cells_and_summary(desk, server):
+    open_map(desk, server, "/maps/coverage")
+    assert desk.title() == "驿站覆盖图"
+    legend = desk.locator("#yzp-legend li")
+    assert legend.count() == 6
+    assert legend.nth(1).inner_text().startswith("≤ 1000 米（覆盖半径）")
+    assert desk.locator("#yzp-legend").is_visible()
+    assert desk.locator("path.yzp-cell").count() == 2658
+    figures = api(server, "/api/coverage")["city"]
+    summary = desk.inner_text("#yzp-summary")
+    assert f"{figures['cells_covered']} / 2658" in summary
+    assert f"{100 * figures['demand_covered_share']:.1f}%" in summary
+    assert "直线" in summary and "1000 米" in summary
+    # the legend's cell counts add up to every cell
+    counts = [int(t.split()[-2]) for t in legend.all_inner_texts()]
+    assert sum(counts) == 2658 and counts[0] + counts[1] == figures["cells_covered"]
+    cells = api(server, "/api/coverage/cells")["features"]
+    nearest = {f["properties"]["nearest_station_id"] for f in cells}
+    assert desk.locator("path.yzp-catchment").count() == len(nearest)  # one per station
+    # a cell's tooltip: name, code, distance, nearest station, demand
+    desk.locator("path.yzp-band-4").first.hover(force=True)
+    tip = desk.wait_for_selector(".leaflet-tooltip.yzp-tip").inner_text()
+    for label in ("网格名称", "网格代码", "距离", "最近驿站", "需求"):
+        assert label in tip
+    desk.mouse.move(5, 795)
+    screenshot(desk, "coverage")
+
+
+def test_gaps_map_table_sites_and_solver(desk, server):
+    open_map(desk, server, "/maps/gaps")
+    assert desk.title() == "覆盖缺口与选址建议"
+    rows = desk.locator("#yzp-subdistricts tbody tr")
+    assert rows.count() == 8
+    expected = api(server, "/api/gaps")["subdistricts"]
+    assert [rows.nth(i).locator("td").first.inner_text() for i in range(8)] == [
+        s["name"] for s in expected
+    ]
+    suggestion = api(server, "/api/sites/suggest", count=5)
+    assert desk.locator("[data-site]").count() == 5
+    assert desk.inner_text("#yzp-solver") == suggestion["solver"]
+    assert ("最优" if suggestion["optimal"] else "非最优") in desk.inner_text("#yzp-optimal")
+    after = f"{100 * suggestion['after']['demand_covered_share']:.1f}%"
+    assert after in desk.inner_text("#yzp-before-after")
+    assert desk.locator(".yzp-rank").count() == 20
+    first = suggestion["features"][0]["properties"]
+    desk.click("[data-site='1']")
+    popup = desk.wait_for_selector(".leaflet-popup-content").inner_text()
+    assert "新增覆盖需求" in popup and first["grid_code"] in popup
+    assert f"{first['added_demand']:.0f}" in popup
+    desk.locator(".leaflet-popup-close-button").click()
+    desk.wait_for_selector(".leaflet-popup", state="detached")
+    screenshot(desk, "gaps")
