@@ -156,12 +156,18 @@ class SQLiteStore(Store):
     def __init__(self, path: str):
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        if path != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=10000")
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            if path != ":memory:":
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._create()
+        except sqlite3.Error as exc:
+            raise InvalidInput(f"db: cannot open the SQLite file {path!r} ({exc})") from None
+
+    def _create(self) -> None:
         self._db.executescript(
             """
             CREATE TABLE IF NOT EXISTS tips (

@@ -411,3 +411,10 @@ def test_count_by_groups_and_filters(store):
     assert {"lon3": 113.988, "lat3": 30.5, "count": 1} in outside
     with pytest.raises(InvalidInput, match="group keys"):
         store.count_by(TipQuery(), ("reporter_id",))
+
+
+def test_unusable_sqlite_file_is_one_clear_error(tmp_path):
+    not_a_db = tmp_path / "notes.db"
+    not_a_db.write_text("this is not a database, just text " * 100)
+    with pytest.raises(InvalidInput, match="cannot open the SQLite file"):
+        open_store(f"sqlite:///{not_a_db}")
