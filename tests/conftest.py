@@ -211,7 +211,7 @@ def _postgis_admin():
     _unreachable.append(
         f"PostGIS is not reachable at YIZHAN_TEST_POSTGIS_URL={redact(POSTGIS_URL)!r}: "
         f"{reason}. Run .ci/postgres.sh (or point YIZHAN_TEST_POSTGIS_URL at a database "
-        "with PostGIS), or set YIZHAN_TEST_POSTGIS=off to skip the postgis tests."
+        "with PostGIS)."
     )
     pytest.fail(_unreachable[0], pytrace=False)
 
@@ -222,8 +222,6 @@ def store_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'tips.db'}"
         return
-    if os.environ.get("YIZHAN_TEST_POSTGIS", "").lower() == "off":
-        pytest.skip("YIZHAN_TEST_POSTGIS=off")
     with _postgis_admin() as admin:
         schema = f"test_{uuid.uuid4().hex[:12]}"
         path = admin.execute("SHOW search_path").fetchone()[0].replace(" ", "")

@@ -2,8 +2,8 @@
 
 PostGIS is the database at ``YIZHAN_TEST_POSTGIS_URL`` (default: ``yizhan_test`` over the local
 socket as the current OS user, which ``.ci/postgres.sh`` sets up); each test gets its own schema,
-dropped afterwards. When it is not reachable the postgis tests fail; ``YIZHAN_TEST_POSTGIS=off``
-skips them instead.
+dropped afterwards. When it is not reachable the postgis tests fail and say what to run; they are
+never skipped.
 
 (The ``store_url`` fixture lives in tests/conftest.py: the API tests run on both backends too.)
 """

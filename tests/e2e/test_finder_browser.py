@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from playwright import sync_api
 
 from geo import crs as gcrs
 
@@ -29,11 +30,6 @@ SAVED = "已保存，联网后自动重试"
 ON_SCREEN = """() => document.querySelectorAll('.yz-st').length +
     [...document.querySelectorAll('.yz-cl-in > span')]
         .reduce((n, s) => n + Number(s.textContent), 0)"""
-
-sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)"
-)
 
 
 # ------------------------------------------------------------------------------------- fixtures
@@ -87,6 +83,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium chromium-driver"
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=str(CHROMIUM),

@@ -18,7 +18,6 @@ from test_finder_browser import ARTIFACTS, ROOT, Console, api
 # page's test
 server = finder.server
 browser = finder.browser
-pytestmark = finder.pytestmark  # needs Debian's chromium
 
 DESKTOP = {"width": 1280, "height": 800}
 MAX_SCREENSHOT_BYTES = 300_000
