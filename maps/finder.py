@@ -320,6 +320,31 @@ _PANEL = Environment(autoescape=True).from_string(
 )
 
 
+def city_map(page, bounds, *, zoom_start: int, tile_url_osm: str, show_osm: bool, **options):
+    """A map on ``page`` centred on ``bounds`` (lon/lat), Leaflet served locally, with the
+    OpenStreetMap basemap (other basemaps are added by the caller)."""
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    m = _Map(
+        location=_latlon((minx + maxx) / 2, (miny + maxy) / 2),
+        zoom_start=zoom_start,
+        tiles=None,
+        control_scale=True,
+        max_zoom=19,
+        **options,
+    ).add_to(page)
+    m.default_js = list(LEAFLET_JS)
+    m.default_css = list(LEAFLET_CSS)
+    folium.TileLayer(
+        tile_url_osm,
+        name=BASEMAP_NAMES["osm"],
+        attr="© OpenStreetMap 贡献者",
+        max_zoom=19,
+        max_native_zoom=19,
+        show=show_osm,
+    ).add_to(m)
+    return m
+
+
 def finder_page(
     city: City,
     *,
@@ -341,24 +366,13 @@ def finder_page(
     minx, miny, maxx, maxy = (float(v) for v in city.stations.total_bounds)
 
     page = _Page(title=TITLE)
-    m = _Map(
-        location=_latlon((minx + maxx) / 2, (miny + maxy) / 2),
+    m = city_map(
+        page,
+        city.stations.total_bounds,
         zoom_start=13,
-        tiles=None,
-        control_scale=True,
-        max_zoom=19,
-    ).add_to(page)
-    m.default_js = list(LEAFLET_JS)
-    m.default_css = list(LEAFLET_CSS)
-
-    folium.TileLayer(
-        tile_url_osm,
-        name=BASEMAP_NAMES["osm"],
-        attr="© OpenStreetMap 贡献者",
-        max_zoom=19,
-        max_native_zoom=19,
-        show=basemap == "osm",
-    ).add_to(m)
+        tile_url_osm=tile_url_osm,
+        show_osm=basemap == "osm",
+    )
     gaode = folium.TileLayer(
         GAODE_URL,
         name=BASEMAP_NAMES["gaode"],

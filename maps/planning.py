@@ -43,8 +43,8 @@ from jinja2 import Environment
 from geo.city import City
 from geo.coverage import Coverage
 from geo.sites import Suggestion
-from maps.assets import HEAT_JS, LEAFLET_CSS, LEAFLET_JS, own_asset
-from maps.finder import BASEMAP_NAMES, _latlon, _Map, _Page, _TiandituLayer
+from maps.assets import HEAT_JS, own_asset
+from maps.finder import _latlon, _Page, _TiandituLayer, city_map
 
 OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 METRIC_NAMES = {"euclidean": "直线", "network": "路网"}
@@ -103,24 +103,14 @@ def _base(city: City, title: str, *, tile_url_osm: str, tianditu_key: str, basem
     """The page and its map, fitted to the city, clear of the side panel."""
     page = _Page(title=title)
     minx, miny, maxx, maxy = (float(v) for v in city.grid.total_bounds)
-    m = _Map(
-        location=_latlon((minx + maxx) / 2, (miny + maxy) / 2),
+    m = city_map(
+        page,
+        city.grid.total_bounds,
         zoom_start=12,
-        tiles=None,
-        control_scale=True,
-        max_zoom=19,
+        tile_url_osm=tile_url_osm,
+        show_osm=not (basemap == "tianditu" and tianditu_key),
         zoom_snap=0.25,
-    ).add_to(page)
-    m.default_js = list(LEAFLET_JS)
-    m.default_css = list(LEAFLET_CSS)
-    folium.TileLayer(
-        tile_url_osm,
-        name=BASEMAP_NAMES["osm"],
-        attr="© OpenStreetMap 贡献者",
-        max_zoom=19,
-        max_native_zoom=19,
-        show=not (basemap == "tianditu" and tianditu_key),
-    ).add_to(m)
+    )
     if tianditu_key:
         _TiandituLayer(tianditu_key, show=basemap == "tianditu").add_to(m)
     m.fit_bounds(
