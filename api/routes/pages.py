@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import CityDep, SettingsDep, StoreDep
-from api.planning import counts_from_store, heat_weights_from_store, plan_coverage
-from api.routes.planning import CategoryQ, DemandQ, MetricQ, RadiusQ, SinceQ, UntilQ, _query
+from api.planning import heat_weights_from_store
+from api.routes.planning import CategoryQ, CoverageDep, SinceQ, UntilQ, _query
 from geo.coverage import gaps, gaps_by_subdistrict
 from geo.errors import InvalidInput
 from geo.hours import local_time
@@ -81,37 +81,19 @@ def heatmap(
 
 
 @router.get("/maps/coverage", response_class=HTMLResponse, summary="Coverage map (驿站覆盖图)")
-def coverage_map(
-    city: CityDep,
-    store: StoreDep,
-    settings: SettingsDep,
-    radius_m: RadiusQ = "1000",
-    metric: MetricQ = "euclidean",
-    demand: DemandQ = "tips",
-    since: SinceQ = None,
-    until: UntilQ = None,
-    category: CategoryQ = None,
-) -> HTMLResponse:
+def coverage_map(city: CityDep, settings: SettingsDep, cov: CoverageDep) -> HTMLResponse:
     from maps.planning import coverage_page
 
-    query = _query(city, radius_m, metric, demand, since, until, category)
-    cov = plan_coverage(city, counts_from_store(store, query.spec()), query)
     return HTMLResponse(coverage_page(city, cov, **_basemaps(settings)))
 
 
 @router.get("/maps/gaps", response_class=HTMLResponse, summary="Gaps and suggested sites map")
 def gaps_map(
     city: CityDep,
-    store: StoreDep,
     settings: SettingsDep,
-    radius_m: RadiusQ = "1000",
-    metric: MetricQ = "euclidean",
-    demand: DemandQ = "tips",
+    cov: CoverageDep,
     top: Annotated[int, Query(ge=1, le=1000, description="How many worst cells to mark.")] = 20,
     count: Annotated[int, Query(ge=0, description="How many new sites to suggest (0: none).")] = 5,
-    since: SinceQ = None,
-    until: UntilQ = None,
-    category: CategoryQ = None,
 ) -> HTMLResponse:
     from maps.planning import gaps_page
 
@@ -119,8 +101,6 @@ def gaps_map(
         raise InvalidInput(
             f"count must be at most {settings.suggest_max_count} (YIZHAN_SUGGEST_MAX_COUNT)"
         )
-    query = _query(city, radius_m, metric, demand, since, until, category)
-    cov = plan_coverage(city, counts_from_store(store, query.spec()), query)
     suggestion = suggest_up_to(city, cov, count, time_limit_s=settings.suggest_time_limit_s)
     page = gaps_page(
         city,

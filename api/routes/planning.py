@@ -7,7 +7,7 @@ import math
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from api.deps import CityDep, SettingsDep, StoreDep
 from api.planning import (
@@ -17,7 +17,7 @@ from api.planning import (
     parse_when,
     plan_coverage,
 )
-from geo.coverage import gaps, gaps_by_subdistrict
+from geo.coverage import Coverage, gaps, gaps_by_subdistrict
 from geo.errors import InvalidInput
 from geo.sites import CANDIDATE_KINDS, METHODS, suggest_sites
 
@@ -44,6 +44,30 @@ def _query(city, radius_m, metric, demand, since, until, category) -> PlanningQu
     )
 
 
+def planning_query(
+    city: CityDep,
+    radius_m: RadiusQ = "1000",
+    metric: MetricQ = "euclidean",
+    demand: DemandQ = "tips",
+    since: SinceQ = None,
+    until: UntilQ = None,
+    category: CategoryQ = None,
+) -> PlanningQuery:
+    """The parameters every planning question takes, checked."""
+    return _query(city, radius_m, metric, demand, since, until, category)
+
+
+def planning_coverage(
+    city: CityDep, store: StoreDep, query: Annotated[PlanningQuery, Depends(planning_query)]
+) -> Coverage:
+    """Coverage for the request's planning parameters, demand counted by the store."""
+    return plan_coverage(city, counts_from_store(store, query.spec()), query)
+
+
+QueryDep = Annotated[PlanningQuery, Depends(planning_query)]
+CoverageDep = Annotated[Coverage, Depends(planning_coverage)]
+
+
 def _number(value, digits):
     value = float(value)
     return round(value, digits) if math.isfinite(value) else None
@@ -66,58 +90,28 @@ def _summary(values: dict) -> dict:
 
 
 @router.get("/coverage", summary="Coverage of the city and of every subdistrict")
-def coverage_summary(
-    city: CityDep,
-    store: StoreDep,
-    radius_m: RadiusQ = "1000",
-    metric: MetricQ = "euclidean",
-    demand: DemandQ = "tips",
-    since: SinceQ = None,
-    until: UntilQ = None,
-    category: CategoryQ = None,
-) -> dict:
-    query = _query(city, radius_m, metric, demand, since, until, category)
-    cov = plan_coverage(city, counts_from_store(store, query.spec()), query)
+def coverage_summary(city: CityDep, query: QueryDep, cov: CoverageDep) -> dict:
     table = cov.by_subdistrict(city.subdistricts)
     return {
         "radius_m": cov.radius_m,
         "metric": cov.metric,
-        "demand": demand,
+        "demand": query.demand,
         "city": _summary(cov.summary()),
         "subdistricts": [_summary(r) for r in table.to_dict(orient="records")],
     }
 
 
 @router.get("/coverage/cells", summary="Every grid cell's distance to a station, as GeoJSON")
-def coverage_cells(
-    city: CityDep,
-    store: StoreDep,
-    radius_m: RadiusQ = "1000",
-    metric: MetricQ = "euclidean",
-    demand: DemandQ = "tips",
-    since: SinceQ = None,
-    until: UntilQ = None,
-    category: CategoryQ = None,
-) -> dict:
-    query = _query(city, radius_m, metric, demand, since, until, category)
-    cov = plan_coverage(city, counts_from_store(store, query.spec()), query)
+def coverage_cells(cov: CoverageDep) -> dict:
     return cells_geojson(cov.cells)
 
 
 @router.get("/gaps", summary="The worst-served grid cells, ranked by gap score")
 def gap_cells(
     city: CityDep,
-    store: StoreDep,
-    radius_m: RadiusQ = "1000",
-    metric: MetricQ = "euclidean",
-    demand: DemandQ = "tips",
+    cov: CoverageDep,
     top: Annotated[int, Query(ge=1, le=100_000, description="How many cells.")] = 20,
-    since: SinceQ = None,
-    until: UntilQ = None,
-    category: CategoryQ = None,
 ) -> dict:
-    query = _query(city, radius_m, metric, demand, since, until, category)
-    cov = plan_coverage(city, counts_from_store(store, query.spec()), query)
     out = cells_geojson(gaps(cov, top=top))
     table = gaps_by_subdistrict(cov, city.subdistricts)
     out["subdistricts"] = [_summary(r) for r in table.to_dict(orient="records")]
@@ -127,24 +121,18 @@ def gap_cells(
 @router.get("/sites/suggest", summary="Where new stations would cover the most demand")
 def suggest(
     city: CityDep,
-    store: StoreDep,
+    cov: CoverageDep,
     settings: SettingsDep,
     count: Annotated[int | None, Query(ge=1, description="How many new sites.")] = None,
     target_share: Annotated[
         float | None,
         Query(gt=0, le=1, description="Or: the fewest sites reaching this covered share."),
     ] = None,
-    radius_m: RadiusQ = "1000",
-    metric: MetricQ = "euclidean",
-    demand: DemandQ = "tips",
     candidates: Annotated[str, Query(description="cells (centroids) or streets.")] = "cells",
     min_spacing_m: Annotated[
         float, Query(ge=0, le=10_000, description="Candidates at least this far from stations.")
     ] = 300.0,
     method: Annotated[str, Query(description="milp (optimal) or greedy.")] = "milp",
-    since: SinceQ = None,
-    until: UntilQ = None,
-    category: CategoryQ = None,
 ) -> dict:
     if count is None and target_share is None:
         count = 5
@@ -158,8 +146,6 @@ def suggest(
         )
     if method not in METHODS:
         raise InvalidInput(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    query = _query(city, radius_m, metric, demand, since, until, category)
-    cov = plan_coverage(city, counts_from_store(store, query.spec()), query)
     result = suggest_sites(
         city,
         cov,
