@@ -38,9 +38,10 @@ def import_pack_tips(city: City, store: Store) -> int:
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     settings: Settings = app.state.settings_override or get_settings()
-    city = load_city(
+    city = app.state.city_preloaded or load_city(
         settings.data, metric_crs=settings.metric_crs, lookup_pixel_m=settings.lookup_pixel_m
-    ).warm()
+    )
+    city.warm()
     store = open_store(settings.db)
     try:
         if settings.import_pack_tips:
@@ -65,8 +66,10 @@ async def lifespan(app: FastAPI):
         store.close()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The app; ``settings`` override the environment (tests, ``yizhan serve`` options)."""
+def create_app(settings: Settings | None = None, *, city: City | None = None) -> FastAPI:
+    """The app; ``settings`` override the environment (tests, ``yizhan serve`` options), and a
+    ``city`` already loaded from them is used as is (``yizhan serve`` loads it before starting,
+    to fail with one line on a bad pack)."""
     app = FastAPI(
         title="Yizhan 驿站",
         summary="Rest stations for couriers, and the hazard tips they report.",
@@ -74,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings_override = settings
+    app.state.city_preloaded = city
     max_bytes = (settings or get_settings()).max_body_bytes
     app.add_middleware(BodyLimit, max_bytes=max_bytes)
     app.add_middleware(GZipMiddleware, minimum_size=1024)

@@ -184,16 +184,20 @@ def serve(
 
     from api.app import create_app
     from api.store import open_store
-    from geo.layers import read_pack
+    from geo.city import load_city
 
     settings = get_settings()
     updates = {"host": host, "port": port, "data": data, "db": db}
     settings = settings.model_copy(update={k: v for k, v in updates.items() if v is not None})
     # fail fast, with one line, before the server starts
-    read_pack(settings.data or _demo_dir(), metric_crs=settings.metric_crs)
+    city = load_city(
+        settings.data, metric_crs=settings.metric_crs, lookup_pixel_m=settings.lookup_pixel_m
+    )
     open_store(settings.db).close()
     _say(f"Yizhan on http://{settings.host}:{settings.port}/  (API docs at /docs)")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        create_app(settings, city=city), host=settings.host, port=settings.port, log_level="info"
+    )
 
 
 RadiusOpt = Annotated[
