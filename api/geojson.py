@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from functools import cached_property
 
 from geo import crs as gcrs
 from geo.city import City
@@ -71,6 +70,7 @@ class StationCatalog:
                     "nav_url": amap_nav_url(r["name"], gx, gy),
                 }
             )
+        self._json = self._serialise()
 
     def feature(
         self,
@@ -95,22 +95,23 @@ class StationCatalog:
         """A FeatureCollection of features made by :meth:`feature`."""
         return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
 
-    @cached_property
-    def _json(self) -> dict[str, list[str]]:
+    def _serialise(self) -> dict[str, list[str]]:
+        """Each station's static GeoJSON text per output CRS, ending inside ``properties``.
+
+        Built once at start (a lazy build made the first request after start wait seconds with
+        100,000 stations); the properties are serialised once and shared by the three CRSs."""
+        heads = []
+        for props in self.props:
+            text = json.dumps(props, ensure_ascii=False, separators=(",", ":"))
+            ident = json.dumps(props["station_id"], ensure_ascii=False)
+            heads.append((f'{{"type":"Feature","id":{ident},"geometry":', text[:-1]))
         out = {}
         for name, coords in self.coords.items():
-            out[name] = []
-            for row, (x, y) in enumerate(coords):
-                props = json.dumps(self.props[row], ensure_ascii=False, separators=(",", ":"))
-                geometry = json.dumps(
-                    {"type": "Point", "coordinates": [round(x, 7), round(y, 7)]},
-                    separators=(",", ":"),
-                )
-                ident = json.dumps(self.props[row]["station_id"], ensure_ascii=False)
-                out[name].append(
-                    f'{{"type":"Feature","id":{ident},"geometry":{geometry},'
-                    f'"properties":{props[:-1]}'
-                )
+            out[name] = [
+                f'{head}{{"type":"Point","coordinates":[{round(x, 7)!r},{round(y, 7)!r}]}},'
+                f'"properties":{props}'
+                for (head, props), (x, y) in zip(heads, coords, strict=True)
+            ]
         return out
 
 
