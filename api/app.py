@@ -7,11 +7,10 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.gzip import GZipMiddleware
 
 from api import errors
 from api.geojson import StationCatalog
-from api.middleware import BodyLimit
+from api.middleware import BodyLimit, GZip
 from api.ratelimit import ClientLimiter
 from api.routes import meta, pages, planning, stations, tips
 from api.settings import Settings, get_settings
@@ -80,7 +79,7 @@ def create_app(settings: Settings | None = None, *, city: City | None = None) ->
     app.state.city_preloaded = city
     max_bytes = (settings or get_settings()).max_body_bytes
     app.add_middleware(BodyLimit, max_bytes=max_bytes)
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(GZip, minimum_size=1024)
     errors.install(app)
     for module in (meta, stations, tips, planning, pages):
         app.include_router(module.router)

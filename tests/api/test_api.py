@@ -328,3 +328,17 @@ def test_huge_offset_is_422_not_500(client):
 def test_pages_are_compressed(client):
     res = client.get("/api/stations", headers={"accept-encoding": "gzip"})
     assert res.headers.get("content-encoding") == "gzip"
+    assert res.headers.get("vary") == "Accept-Encoding"
+
+
+def test_answers_to_clients_without_gzip_are_plain_and_vary(client):
+    big = client.get("/api/stations", headers={"accept-encoding": "identity"})
+    assert big.status_code == 200
+    assert "content-encoding" not in big.headers
+    assert int(big.headers["content-length"]) == len(big.content) >= 1024
+    assert big.json()["type"] == "FeatureCollection"
+    # a cache must not serve this plain copy to a gzip client: same Vary as a compressed answer
+    assert big.headers.get("vary") == "Accept-Encoding"
+    small = client.get("/api/health", headers={"accept-encoding": "identity"})
+    assert int(small.headers["content-length"]) < 1024
+    assert "vary" not in small.headers  # never compressed at this size, as with Starlette
