@@ -1,13 +1,20 @@
 """The k nearest stations to one or many points, filtered by amenities, status and opening time.
 
-One KD-tree per filter combination (amenities, status) is built on first use and cached, so a
+One index per filter combination (amenities, status) is built on first use and cached, so a
 query only walks stations that qualify; opening hours are evaluated lazily for the candidates a
-query returns, widening the search until ``k`` open stations are found. A single query costs tens
-of microseconds (``benchmarks/nearest.py``); no GeoDataFrame is built per query.
+query needs, once per distinct ``opening_hours`` text and minute. No GeoDataFrame is built per
+query.
+
+Many points at once go through a KD-tree (scipy). One point (a courier's request) goes through a
+grid of buckets searched ring by ring in plain Python: the KD-tree call costs ~15 us in a tight
+loop but 60-90 us inside a busy web server, where its large code and data paths have left the CPU
+caches between two requests; the ring search touches a few dozen small objects instead
+(``benchmarks/nearest.py``, ``benchmarks/nearest_http.py``).
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 import threading
@@ -27,6 +34,12 @@ if TYPE_CHECKING:
     from geo.city import City
 
 _TREE_CACHE_SIZE = 64
+# Buckets of the one-point grid hold about this many stations on average over the bounding box.
+_PER_CELL = 4.0
+# Rings searched around the query's bucket before the KD-tree takes over (a point far outside
+# the stations' extent, or very sparse stations around it).
+_MAX_RINGS = 4
+_LEVELS = 2
 
 
 @dataclass(frozen=True)
@@ -60,9 +73,14 @@ class StationIndex:
                 if code in column:
                     self.has[row, column[code]] = True
         self.status = np.asarray(status, dtype=object)
-        self.hours = [parse_hours(h) for h in opening_hours]
-        self._trees: OrderedDict[tuple, tuple[cKDTree | None, np.ndarray]] = OrderedDict()
-        self._open_cache: tuple[dt.datetime | None, np.ndarray] = (None, np.empty(0, np.int8))
+        # opening hours are evaluated per distinct text: stations share a handful of them
+        texts: dict[str, int] = {}
+        self._hours_id = [texts.setdefault(str(h).strip(), len(texts)) for h in opening_hours]
+        self._hours = [parse_hours(h) for h in texts]
+        self.hours = [self._hours[i] for i in self._hours_id]
+        self._trees: OrderedDict[tuple, _Subset] = OrderedDict()
+        # per minute, per distinct hours: 0 not evaluated yet, 1 open, 2 closed
+        self._open_cache: tuple[dt.datetime | None, bytearray] = (None, bytearray())
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -84,14 +102,14 @@ class StationIndex:
 
     def open_states(self, rows: np.ndarray, at: dt.datetime) -> np.ndarray:
         """Whether each station in ``rows`` is open at the naive local time ``at``."""
-        minute, states = self._states_at(at)
-        flat = np.unique(rows[rows >= 0])
-        unknown = flat[states[flat] < 0]
-        for row in unknown:
-            states[row] = is_open(self.hours[row], minute)
+        hours_id = np.asarray(self._hours_id, dtype=np.int64)
         out = np.zeros(rows.shape, dtype=bool)
         valid = rows >= 0
-        out[valid] = states[rows[valid]] == 1
+        ids = hours_id[rows[valid]]
+        for h in np.unique(ids).tolist():
+            self._open_hours(h, at)
+        states = np.frombuffer(self._states_at(at)[1], dtype=np.uint8)
+        out[valid] = states[ids] == 1
         return out
 
     def query(
@@ -133,7 +151,8 @@ class StationIndex:
         n = len(pts)
         index = np.full((n, k), -1, dtype=np.int64)
         distance = np.full((n, k), np.nan)
-        tree, rows = self._subset(self.check_amenities(amenities), status)
+        subset = self._subset(self.check_amenities(amenities), status)
+        tree, rows = subset.tree, subset.rows
         finite = np.isfinite(pts).all(axis=1)
         if tree is None or not finite.any():
             return Nearest(index, distance)
@@ -170,54 +189,146 @@ class StationIndex:
         status: str | None = "open",
         open_at: dt.datetime | None = None,
     ) -> tuple[list[int], list[float]]:
-        """:meth:`query` for one point, in plain Python around one KD-tree call (~15 us)."""
+        """:meth:`query` for one point: the rows and distances of at most ``k`` stations.
+
+        Searches the subset's bucket grid ring by ring and stops once no unvisited bucket can
+        hold anything nearer than the ``k``-th station found (exact); a point beyond
+        ``_MAX_RINGS`` rings of any station falls back to the KD-tree. Ties in distance go to
+        the lower row."""
         if not isinstance(k, int | np.integer) or k < 1:
             raise InvalidInput(f"k must be a positive integer, got {k!r}")
-        tree, rows = self._subset(self.check_amenities(amenities), status)
-        if tree is None or not (math.isfinite(x) and math.isfinite(y)):
+        subset = self._subset(self.check_amenities(amenities), status)
+        if subset.tree is None or not (math.isfinite(x) and math.isfinite(y)):
             return [], []
+        found = self._ring_search(subset, x, y, k, open_at)
+        if found is None:
+            return self._tree_search(subset, x, y, k, open_at)
+        return [row for _, row in found], [math.sqrt(d2) for d2, _ in found]
+
+    def _ring_search(self, subset: _Subset, qx: float, qy: float, k: int, open_at):
+        """Best ``(squared distance, row)`` pairs, nearest first, or None to use the tree.
+
+        The finest grid first; a point with too few stations within ``_MAX_RINGS`` rings (at
+        the edge of town, across a river) is searched again on a 4x coarser grid, and so on."""
+        for grid in subset.grids:
+            found = self._search_grid(grid, qx, qy, k, open_at)
+            if found is not None:
+                return found
+        return None
+
+    def _search_grid(self, grid, qx: float, qy: float, k: int, open_at):
+        """:meth:`_ring_search` on one grid: None when ``_MAX_RINGS`` rings do not settle it."""
+        cells, size, x0, y0, nx, ny = grid
+        fx, fy = (qx - x0) / size, (qy - y0) / size
+        if not (-_MAX_RINGS <= fx < nx + _MAX_RINGS and -_MAX_RINGS <= fy < ny + _MAX_RINGS):
+            return None
+        cx, cy = math.floor(fx), math.floor(fy)
+        if open_at is not None:
+            hours_id, states = self._hours_id, self._states_at(open_at)[1]
+        best: list[tuple[float, int]] = []
+        worst = math.inf  # squared distance of the k-th best so far
+        ring = 0
+        while True:
+            # the buckets of this ring: bottom and top rows, then the left and right columns
+            x_lo, x_hi = max(cx - ring, 0), min(cx + ring, nx - 1)
+            ring_cells = [
+                (ix, iy)
+                for iy in ((cy - ring, cy + ring) if ring else (cy,))
+                if 0 <= iy < ny
+                for ix in range(x_lo, x_hi + 1)
+            ]
+            if ring:
+                y_lo, y_hi = max(cy - ring + 1, 0), min(cy + ring - 1, ny - 1)
+                ring_cells += [
+                    (ix, iy)
+                    for ix in (cx - ring, cx + ring)
+                    if 0 <= ix < nx
+                    for iy in range(y_lo, y_hi + 1)
+                ]
+            for ix, iy in ring_cells:
+                bucket = cells[ix * ny + iy]
+                if bucket is None:
+                    continue
+                if worst < math.inf:  # skip a bucket that lies wholly beyond the k-th best
+                    gx = ix - fx if fx < ix else fx - ix - 1 if fx > ix + 1 else 0.0
+                    gy = iy - fy if fy < iy else fy - iy - 1 if fy > iy + 1 else 0.0
+                    gap = math.sqrt(gx * gx + gy * gy) * size - 1e-6
+                    if gap > 0 and gap * gap > worst:
+                        continue
+                it = iter(bucket)
+                for x, y, row in zip(it, it, it, strict=True):
+                    dx, dy = x - qx, y - qy
+                    d2 = dx * dx + dy * dy
+                    if d2 > worst or (d2 == worst and row > best[-1][1]):
+                        continue
+                    if open_at is not None:
+                        h = hours_id[row]
+                        state = states[h] or self._open_hours(h, open_at)
+                        if state != 1:
+                            continue
+                    bisect.insort(best, (d2, row))
+                    if len(best) > k:
+                        best.pop()
+                    if len(best) == k:
+                        worst = best[-1][0]
+            # nothing in a later ring is nearer than the edge of the block searched so far
+            reach = min(fx - (cx - ring), cx + ring + 1 - fx, fy - (cy - ring), cy + ring + 1 - fy)
+            # (less a micrometre: a bucket index may be off by rounding at a bucket's edge)
+            if reach * size > 1e-6 and worst <= (reach * size - 1e-6) ** 2:
+                return best
+            if cx - ring <= 0 and cy - ring <= 0 and cx + ring >= nx - 1 and cy + ring >= ny - 1:
+                return best  # every bucket searched: fewer than k stations qualify
+            ring += 1
+            if ring > _MAX_RINGS:
+                return None
+
+    def _tree_search(self, subset: _Subset, x: float, y: float, k: int, open_at):
+        """The KD-tree fallback of :meth:`query_one`, widening until ``k`` stations qualify."""
+        tree, rows = subset.tree, subset.rows
         m = len(rows)
         kk = min(m, k if open_at is None else max(2 * k, k + 8))
-        states = None if open_at is None else self._states_at(open_at)[1]
-        hours = self.hours
         while True:
             d, j = tree.query((x, y), k=kk)
             d, j = np.atleast_1d(d).tolist(), np.atleast_1d(j).tolist()
-            found, dists = [], []
+            found = []
             for dist, pos in zip(d, j, strict=True):
                 if pos >= m:
                     break
                 row = int(rows[pos])
-                if states is not None:
-                    if states[row] < 0:
-                        states[row] = is_open(hours[row], open_at.replace(second=0, microsecond=0))
-                    if states[row] != 1:
-                        continue
-                found.append(row)
-                dists.append(dist)
-                if len(found) == k:
-                    return found, dists
-            if kk >= m:
-                return found, dists
+                if open_at is None or self.is_open_at(row, open_at):
+                    found.append((dist * dist, row))
+            found.sort()  # ties to the lower row, as the ring search
+            if len(found) >= k or kk >= m:
+                found = found[:k]
+                return [row for _, row in found], [math.sqrt(d2) for d2, _ in found]
             kk = min(m, kk * 4)
 
     def is_open_at(self, row: int, at: dt.datetime) -> bool:
         """Whether station ``row`` is open at the naive local time ``at`` (cached per minute)."""
-        minute, states = self._states_at(at)
-        if states[row] < 0:
-            states[row] = is_open(self.hours[row], minute)
-        return bool(states[row] == 1)
+        h = self._hours_id[row]
+        return (self._states_at(at)[1][h] or self._open_hours(h, at)) == 1
 
-    def _states_at(self, at: dt.datetime) -> tuple[dt.datetime, np.ndarray]:
-        """Open states for the minute of ``at``: 1 open, 0 closed, -1 not evaluated yet."""
-        minute = at.replace(second=0, microsecond=0)
+    def _open_hours(self, h: int, at: dt.datetime) -> int:
+        """Evaluate distinct opening hours ``h`` at the minute of ``at``: 1 open, 2 closed."""
+        minute, states = self._states_at(at)
+        states[h] = 1 if is_open(self._hours[h], minute) else 2
+        return states[h]
+
+    def _states_at(self, at: dt.datetime) -> tuple[dt.datetime, bytearray]:
+        """Open states of the distinct hours for the minute of ``at`` (reset each minute)."""
         cached_at, states = self._open_cache
-        if cached_at != minute:
-            states = np.full(len(self.xy), -1, dtype=np.int8)
-            self._open_cache = (minute, states)
+        if cached_at is not None and (
+            at.minute == cached_at.minute
+            and at.hour == cached_at.hour
+            and at.date() == cached_at.date()
+        ):
+            return cached_at, states
+        minute = at.replace(second=0, microsecond=0)
+        states = bytearray(len(self._hours))
+        self._open_cache = (minute, states)
         return minute, states
 
-    def _subset(self, amenities: tuple[str, ...], status: str | None):
+    def _subset(self, amenities: tuple[str, ...], status: str | None) -> _Subset:
         key = (amenities, status)
         with self._lock:
             hit = self._trees.get(key)
@@ -230,12 +341,62 @@ class StationIndex:
         for code in amenities:
             mask &= self.has[:, self.amenity_codes.index(code)]
         rows = np.flatnonzero(mask)
-        entry = (cKDTree(self.xy[rows]) if rows.size else None, rows)
+        entry = _Subset(
+            tree=cKDTree(self.xy[rows]) if rows.size else None,
+            rows=rows,
+            grids=_bucket_grids(self.xy[rows], rows),
+        )
         with self._lock:
             self._trees[key] = entry
             while len(self._trees) > _TREE_CACHE_SIZE:
                 self._trees.popitem(last=False)
         return entry
+
+
+@dataclass(frozen=True)
+class _Subset:
+    """The stations of one filter combination: KD-tree, their rows, and the bucket grids."""
+
+    tree: cKDTree | None
+    rows: np.ndarray
+    # finest first; each: buckets (at ix * ny + iy: None, or x, y, row of each station in it),
+    # bucket size (m), origin x0, y0, and nx, ny buckets
+    grids: tuple[tuple[list[tuple | None], float, float, float, int, int], ...]
+
+
+def _bucket_grids(xy: np.ndarray, rows: np.ndarray) -> tuple:
+    """Square-bucket grids over the bounding box of ``xy``: the finest with about ``_PER_CELL``
+    points a bucket, then 4x coarser ones until ``_MAX_RINGS`` rings cover all of one."""
+    if len(rows) == 0:
+        return ()
+    width, height = np.ptp(xy, axis=0)
+    # the box's area, or for points on a line its length squared over their number
+    area = max(width * height, max(width, height) ** 2 / len(rows), 1.0)
+    size = max(math.sqrt(area * _PER_CELL / len(rows)), 1.0)
+    grids = [_bucket_grid(xy, rows, size)]
+    while len(grids) < _LEVELS and max(grids[-1][4], grids[-1][5]) > _MAX_RINGS + 1:
+        size *= 4
+        grids.append(_bucket_grid(xy, rows, size))
+    return tuple(grids)
+
+
+def _bucket_grid(xy: np.ndarray, rows: np.ndarray, size: float):
+    """Square buckets of ``size`` metres over the bounding box of ``xy``."""
+    x0, y0 = xy.min(axis=0)
+    width, height = np.ptp(xy, axis=0)
+    nx, ny = int(width // size) + 1, int(height // size) + 1
+    ix = np.minimum(((xy[:, 0] - x0) // size).astype(np.int64), nx - 1)
+    iy = np.minimum(((xy[:, 1] - y0) // size).astype(np.int64), ny - 1)
+    keys = ix * ny + iy
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    # each bucket's numbers made in a row, so that they sit together in memory
+    flat = np.column_stack([xy[order], rows[order].astype(float)]).tolist()
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]).tolist() + [len(keys)]
+    cells: list[tuple | None] = [None] * (nx * ny)
+    for a, b in zip(starts[:-1], starts[1:], strict=True):
+        cells[int(keys[a])] = tuple(v for x, y, row in flat[a:b] for v in (x, y, int(row)))
+    return cells, float(size), float(x0), float(y0), nx, ny
 
 
 @dataclass(frozen=True)

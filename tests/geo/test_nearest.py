@@ -1,11 +1,15 @@
 import datetime as dt
+import math
 
 import numpy as np
 import pytest
 from conftest import metric_point
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geo.errors import InvalidInput
-from geo.nearest import nearest_stations
+from geo.hours import is_open
+from geo.nearest import StationIndex, nearest_stations
 
 PROBE = (114.0015, 30.5015)
 
@@ -82,3 +86,80 @@ def test_one_point_and_batch_queries_agree(small_city):
             rows, dists = index.query_one(float(x[i]), float(y[i]), k=3, **kwargs)
             assert rows == [r for r in batch.index[i] if r >= 0]
             assert dists == pytest.approx(batch.distance_m[i][: len(rows)])
+
+
+# -- the one-point search against brute force ------------------------------------------------
+
+HOURS = ("24/7", "Mo-Fr 08:00-20:00", "Mo-Su 09:00-12:00,14:00-21:00", "Sa,Su 10:00-16:00")
+CODES = ("water", "toilet", "ebike_charging")
+AT = (dt.datetime(2026, 6, 1, 13, 0), dt.datetime(2026, 6, 6, 22, 30))
+
+
+@st.composite
+def station_sets(draw):
+    """Stations spread out, clustered, on a line or stacked on one point, with a query point
+    inside, at the edge or far outside their extent."""
+    n = draw(st.integers(1, 120))
+    layout = draw(st.sampled_from(["spread", "clusters", "line", "stacked"]))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    if layout == "spread":
+        xy = rng.uniform(0, draw(st.sampled_from([50.0, 3000.0, 40000.0])), (n, 2))
+    elif layout == "clusters":
+        centres = rng.uniform(0, 20000, (3, 2))
+        xy = centres[rng.integers(0, 3, n)] + rng.normal(0, 30, (n, 2))
+    elif layout == "line":
+        xy = np.column_stack([rng.uniform(0, 10000, n), np.full(n, 5.0)])
+    else:
+        xy = np.tile([[1234.5, 678.9]], (n, 1))
+    xy = np.round(xy + 500_000, 3)  # metric coordinates as a projected CRS gives them
+    query = draw(
+        st.sampled_from(["station", "inside", "far"])
+    )  # on a station (ties), anywhere near, or well beyond the extent
+    if query == "station":
+        q = xy[rng.integers(0, n)]
+    elif query == "inside":
+        q = xy.min(axis=0) + rng.uniform(-0.1, 1.1, 2) * (np.ptp(xy, axis=0) + 1)
+    else:
+        q = xy.mean(axis=0) + rng.choice([-1, 1], 2) * rng.uniform(5e4, 5e5, 2)
+    index = StationIndex(
+        xy[:, 0],
+        xy[:, 1],
+        amenities=[[c for c in CODES if rng.random() < 0.6] for _ in range(n)],
+        status=rng.choice(["open", "open", "open", "closed"], n).tolist(),
+        opening_hours=rng.choice(HOURS, n).tolist(),
+        amenity_codes=CODES,
+    )
+    return index, float(q[0]), float(q[1])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    case=station_sets(),
+    k=st.integers(1, 8),
+    amenities=st.sampled_from([(), ("water",), ("toilet", "ebike_charging")]),
+    status=st.sampled_from(["open", None]),
+    at=st.sampled_from((None, *AT)),
+)
+def test_one_point_search_is_exact(case, k, amenities, status, at):
+    index, qx, qy = case
+    rows, dists = index.query_one(qx, qy, k=k, amenities=amenities, status=status, open_at=at)
+    qualify = [
+        row
+        for row in range(len(index))
+        if (status is None or index.status[row] == status)
+        and all(index.has[row, CODES.index(c)] for c in amenities)
+        and (at is None or is_open(index.hours[row], at))
+    ]
+    truth = sorted((math.dist(index.xy[row], (qx, qy)), row) for row in qualify)[:k]
+    assert len(rows) == len(truth)
+    assert dists == pytest.approx([d for d, _ in truth], rel=1e-12, abs=1e-6)
+    assert dists == sorted(dists)
+    for row, d in zip(rows, dists, strict=True):  # right stations, right distances
+        assert row in qualify
+        assert math.dist(index.xy[row], (qx, qy)) == pytest.approx(d, rel=1e-12, abs=1e-6)
+    assert len(set(rows)) == len(rows)
+    # equal distances (stacked stations) go to the lower row
+    assert [(round(d, 6), r) for d, r in zip(dists, rows, strict=True)] == [
+        (round(d, 6), r) for d, r in truth
+    ]
