@@ -7,9 +7,10 @@ query.
 
 Many points at once go through a KD-tree (scipy). One point (a courier's request) goes through a
 grid of buckets searched ring by ring in plain Python: the KD-tree call costs ~15 us in a tight
-loop but 60-90 us inside a busy web server, where its large code and data paths have left the CPU
-caches between two requests; the ring search touches a few dozen small objects instead
-(``benchmarks/nearest.py``, ``benchmarks/nearest_http.py``).
+loop but 80-90 us inside a busy web server (100,000 stations), where its large code and data paths
+have left the CPU caches between two requests; the ring search over buckets laid out together in
+memory measured ~50 us there, with the KD-tree as its fallback far from any station
+(``benchmarks/nearest_http.py``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ _PER_CELL = 4.0
 # Rings searched around the query's bucket before the KD-tree takes over (a point far outside
 # the stations' extent, or very sparse stations around it).
 _MAX_RINGS = 4
-_LEVELS = 2
 
 
 @dataclass(frozen=True)
@@ -206,19 +206,9 @@ class StationIndex:
         return [row for _, row in found], [math.sqrt(d2) for d2, _ in found]
 
     def _ring_search(self, subset: _Subset, qx: float, qy: float, k: int, open_at):
-        """Best ``(squared distance, row)`` pairs, nearest first, or None to use the tree.
-
-        The finest grid first; a point with too few stations within ``_MAX_RINGS`` rings (at
-        the edge of town, across a river) is searched again on a 4x coarser grid, and so on."""
-        for grid in subset.grids:
-            found = self._search_grid(grid, qx, qy, k, open_at)
-            if found is not None:
-                return found
-        return None
-
-    def _search_grid(self, grid, qx: float, qy: float, k: int, open_at):
-        """:meth:`_ring_search` on one grid: None when ``_MAX_RINGS`` rings do not settle it."""
-        cells, size, x0, y0, nx, ny = grid
+        """Best ``(squared distance, row)`` pairs, nearest first; None when ``_MAX_RINGS``
+        rings of buckets do not settle it (far from the stations, or among very few)."""
+        cells, size, x0, y0, nx, ny = subset.grid
         fx, fy = (qx - x0) / size, (qy - y0) / size
         if not (-_MAX_RINGS <= fx < nx + _MAX_RINGS and -_MAX_RINGS <= fy < ny + _MAX_RINGS):
             return None
@@ -344,7 +334,7 @@ class StationIndex:
         entry = _Subset(
             tree=cKDTree(self.xy[rows]) if rows.size else None,
             rows=rows,
-            grids=_bucket_grids(self.xy[rows], rows),
+            grid=_bucket_grid(self.xy[rows], rows),
         )
         with self._lock:
             self._trees[key] = entry
@@ -355,35 +345,24 @@ class StationIndex:
 
 @dataclass(frozen=True)
 class _Subset:
-    """The stations of one filter combination: KD-tree, their rows, and the bucket grids."""
+    """The stations of one filter combination: KD-tree, their rows, and the bucket grid."""
 
     tree: cKDTree | None
     rows: np.ndarray
-    # finest first; each: buckets (at ix * ny + iy: None, or x, y, row of each station in it),
-    # bucket size (m), origin x0, y0, and nx, ny buckets
-    grids: tuple[tuple[list[tuple | None], float, float, float, int, int], ...]
+    # buckets (at ix * ny + iy: None, or x, y, row of each station in it), bucket size (m),
+    # origin x0, y0, and nx, ny buckets
+    grid: tuple[list[tuple | None], float, float, float, int, int]
 
 
-def _bucket_grids(xy: np.ndarray, rows: np.ndarray) -> tuple:
-    """Square-bucket grids over the bounding box of ``xy``: the finest with about ``_PER_CELL``
-    points a bucket, then 4x coarser ones until ``_MAX_RINGS`` rings cover all of one."""
+def _bucket_grid(xy: np.ndarray, rows: np.ndarray):
+    """Square buckets over the bounding box of ``xy``, about ``_PER_CELL`` points each."""
     if len(rows) == 0:
-        return ()
+        return [None], 1.0, 0.0, 0.0, 1, 1
+    x0, y0 = xy.min(axis=0)
     width, height = np.ptp(xy, axis=0)
     # the box's area, or for points on a line its length squared over their number
     area = max(width * height, max(width, height) ** 2 / len(rows), 1.0)
     size = max(math.sqrt(area * _PER_CELL / len(rows)), 1.0)
-    grids = [_bucket_grid(xy, rows, size)]
-    while len(grids) < _LEVELS and max(grids[-1][4], grids[-1][5]) > _MAX_RINGS + 1:
-        size *= 4
-        grids.append(_bucket_grid(xy, rows, size))
-    return tuple(grids)
-
-
-def _bucket_grid(xy: np.ndarray, rows: np.ndarray, size: float):
-    """Square buckets of ``size`` metres over the bounding box of ``xy``."""
-    x0, y0 = xy.min(axis=0)
-    width, height = np.ptp(xy, axis=0)
     nx, ny = int(width // size) + 1, int(height // size) + 1
     ix = np.minimum(((xy[:, 0] - x0) // size).astype(np.int64), nx - 1)
     iy = np.minimum(((xy[:, 1] - y0) // size).astype(np.int64), ny - 1)
