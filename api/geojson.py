@@ -70,6 +70,7 @@ class StationCatalog:
                     "nav_url": amap_nav_url(r["name"], gx, gy),
                 }
             )
+        self._status_open = [r["status"] == "open" for r in self.records]
         self._json = self._serialise()
 
     def feature(
@@ -79,23 +80,24 @@ class StationCatalog:
         at: dt.datetime,
         out_crs: str = "wgs84",
         distance_m: float | None = None,
-    ) -> str:
-        """One station as GeoJSON text: the static part serialised once at start, then only
+    ) -> bytes:
+        """One station as GeoJSON (UTF-8): the static part serialised once at start, then only
         ``open_now`` and ``distance_m`` per request."""
         head = self._json[out_crs][row]
-        is_open = self.records[row]["status"] == "open" and self.city.station_index.is_open_at(
-            row, at
-        )
-        tail = ',"open_now":true' if is_open else ',"open_now":false'
-        if distance_m is not None:
-            tail += f',"distance_m":{round(float(distance_m), 1)!r}'
-        return head + tail + "}}"
+        if self._status_open[row] and self.city.station_index.is_open_at(row, at):
+            tail = b',"open_now":true'
+        else:
+            tail = b',"open_now":false'
+        if distance_m is None:
+            return head + tail + b"}}"
+        distance = repr(round(float(distance_m), 1)).encode()
+        return b"".join((head, tail, b',"distance_m":', distance, b"}}"))
 
-    def collection(self, features: list[str]) -> str:
+    def collection(self, features: list[bytes]) -> bytes:
         """A FeatureCollection of features made by :meth:`feature`."""
-        return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
+        return b'{"type":"FeatureCollection","features":[' + b",".join(features) + b"]}"
 
-    def _serialise(self) -> dict[str, list[str]]:
+    def _serialise(self) -> dict[str, list[bytes]]:
         """Each station's static GeoJSON text per output CRS, ending inside ``properties``.
 
         Built once at start (a lazy build made the first request after start wait seconds with
@@ -108,8 +110,10 @@ class StationCatalog:
         out = {}
         for name, coords in self.coords.items():
             out[name] = [
-                f'{head}{{"type":"Point","coordinates":[{round(x, 7)!r},{round(y, 7)!r}]}},'
-                f'"properties":{props}'
+                (
+                    f'{head}{{"type":"Point","coordinates":[{round(x, 7)!r},{round(y, 7)!r}]}},'
+                    f'"properties":{props}'
+                ).encode()
                 for (head, props), (x, y) in zip(heads, coords, strict=True)
             ]
         return out

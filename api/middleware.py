@@ -28,9 +28,9 @@ class GZip(GZipMiddleware):
                 headers = message.get("headers") or []
                 length = next((v for k, v in headers if k.lower() == b"content-length"), None)
                 # a streamed answer (no length) may grow past the minimum: Starlette adds Vary too
-                if length is None or not length.isdigit() or int(length) >= minimum:
-                    if not any(k.lower() == b"content-encoding" for k, _ in headers):
-                        message["headers"] = [*headers, (b"vary", b"Accept-Encoding")]
+                big = length is None or not length.isdigit() or int(length) >= minimum
+                if big and not any(k.lower() == b"content-encoding" for k, _ in headers):
+                    message["headers"] = [*headers, (b"vary", b"Accept-Encoding")]
             await send(message)
 
         await self.app(scope, receive, send_with_vary)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from zoneinfo import ZoneInfo
 
 import opening_hours as oh
@@ -36,7 +37,7 @@ def local_time(at: dt.datetime | str | None = None, *, tz: ZoneInfo = CITY_TZ) -
     parsed as ISO 8601; ``None`` means now.
     """
     if at is None:
-        return dt.datetime.now(tz).replace(tzinfo=None, microsecond=0)
+        return _now(tz)
     if isinstance(at, str):
         try:
             at = dt.datetime.fromisoformat(at.strip())
@@ -49,6 +50,22 @@ def local_time(at: dt.datetime | str | None = None, *, tz: ZoneInfo = CITY_TZ) -
     if at.tzinfo is not None:
         at = at.astimezone(tz).replace(tzinfo=None)
     return at
+
+
+_NOW: tuple[int, ZoneInfo | None, dt.datetime | None] = (0, None, None)
+
+
+def _now(tz: ZoneInfo) -> dt.datetime:
+    """The current naive local time to the second; made once a second (a busy server asks on
+    every request, and the time zone lookup is the costly part)."""
+    global _NOW
+    second = int(time.time())
+    cached_second, cached_tz, cached = _NOW
+    if cached_second == second and cached_tz is tz:
+        return cached
+    now = dt.datetime.fromtimestamp(second, tz).replace(tzinfo=None)
+    _NOW = (second, tz, now)
+    return now
 
 
 def is_open(hours: oh.OpeningHours, at: dt.datetime) -> bool:

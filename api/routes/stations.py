@@ -178,5 +178,5 @@ async def get_station(
     return _json(catalog.feature(row, at=local_time(open_at), out_crs=check_out_crs(out_crs)))
 
 
-def _json(text: str) -> Response:
-    return Response(text.encode(), media_type="application/json")
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
