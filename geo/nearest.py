@@ -37,9 +37,13 @@ if TYPE_CHECKING:
 _TREE_CACHE_SIZE = 64
 # Buckets of the one-point grid hold about this many stations on average over the bounding box.
 _PER_CELL = 4.0
-# Rings searched around the query's bucket before the KD-tree takes over (a point far outside
-# the stations' extent, or very sparse stations around it).
-_MAX_RINGS = 4
+# Buckets searched around the query's bucket (in buckets, each way) before the KD-tree takes
+# over (a point far outside the stations' extent, or among very few stations).
+_REACH = 5
+# Distances to a bucket's edge are shortened by this much (m): rounding may put a station that
+# lies on the edge into the neighbouring bucket.
+_EDGE_M = 1e-6
+_MINUTE = dt.timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,11 @@ class StationIndex:
         self.hours = [self._hours[i] for i in self._hours_id]
         self._trees: OrderedDict[tuple, _Subset] = OrderedDict()
         # per minute, per distinct hours: 0 not evaluated yet, 1 open, 2 closed
-        self._open_cache: tuple[dt.datetime | None, bytearray] = (None, bytearray())
+        self._open_cache: tuple[dt.datetime | None, dt.datetime | None, bytearray] = (
+            None,
+            None,
+            bytearray(),
+        )
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -193,7 +201,7 @@ class StationIndex:
 
         Searches the subset's bucket grid ring by ring and stops once no unvisited bucket can
         hold anything nearer than the ``k``-th station found (exact); a point beyond
-        ``_MAX_RINGS`` rings of any station falls back to the KD-tree. Ties in distance go to
+        ``_REACH`` buckets of any station falls back to the KD-tree. Ties in distance go to
         the lower row."""
         if not isinstance(k, int | np.integer) or k < 1:
             raise InvalidInput(f"k must be a positive integer, got {k!r}")
@@ -206,71 +214,60 @@ class StationIndex:
         return [row for _, row in found], [math.sqrt(d2) for d2, _ in found]
 
     def _ring_search(self, subset: _Subset, qx: float, qy: float, k: int, open_at):
-        """Best ``(squared distance, row)`` pairs, nearest first; None when ``_MAX_RINGS``
-        rings of buckets do not settle it (far from the stations, or among very few)."""
-        cells, size, x0, y0, nx, ny = subset.grid
+        """Best ``(squared distance, row)`` pairs, nearest first; None when the buckets within
+        ``_REACH`` of the query's bucket do not settle it (far from the stations, or among very
+        few of them).
+
+        Buckets are visited nearest first by the least distance any point of the query's bucket
+        can have to them, so the search stops after a handful of buckets once ``k`` stations
+        are found and no unvisited bucket can hold a nearer one."""
+        cells, offsets, size, x0, y0, nx, ny = subset.grid
         fx, fy = (qx - x0) / size, (qy - y0) / size
-        if not (-_MAX_RINGS <= fx < nx + _MAX_RINGS and -_MAX_RINGS <= fy < ny + _MAX_RINGS):
+        if not (-_REACH <= fx < nx + _REACH and -_REACH <= fy < ny + _REACH):
             return None
         cx, cy = math.floor(fx), math.floor(fy)
         if open_at is not None:
             hours_id, states = self._hours_id, self._states_at(open_at)[1]
         best: list[tuple[float, int]] = []
         worst = math.inf  # squared distance of the k-th best so far
-        ring = 0
-        while True:
-            # the buckets of this ring: bottom and top rows, then the left and right columns
-            x_lo, x_hi = max(cx - ring, 0), min(cx + ring, nx - 1)
-            ring_cells = [
-                (ix, iy)
-                for iy in ((cy - ring, cy + ring) if ring else (cy,))
-                if 0 <= iy < ny
-                for ix in range(x_lo, x_hi + 1)
-            ]
-            if ring:
-                y_lo, y_hi = max(cy - ring + 1, 0), min(cy + ring - 1, ny - 1)
-                ring_cells += [
-                    (ix, iy)
-                    for ix in (cx - ring, cx + ring)
-                    if 0 <= ix < nx
-                    for iy in range(y_lo, y_hi + 1)
-                ]
-            for ix, iy in ring_cells:
-                bucket = cells[ix * ny + iy]
-                if bucket is None:
+        for bound, ox, oy in offsets:
+            if bound > worst:
+                return best  # this and every later bucket is farther than the k-th best
+            ix, iy = cx + ox, cy + oy
+            if not (0 <= ix < nx and 0 <= iy < ny):
+                continue
+            bucket = cells[ix * ny + iy]
+            if bucket is None:
+                continue
+            if worst < math.inf:  # the exact gap from the query point to this bucket
+                gx = ix - fx if fx < ix else fx - ix - 1 if fx > ix + 1 else 0.0
+                gy = iy - fy if fy < iy else fy - iy - 1 if fy > iy + 1 else 0.0
+                gap = math.sqrt(gx * gx + gy * gy) * size - _EDGE_M
+                if gap > 0 and gap * gap > worst:
                     continue
-                if worst < math.inf:  # skip a bucket that lies wholly beyond the k-th best
-                    gx = ix - fx if fx < ix else fx - ix - 1 if fx > ix + 1 else 0.0
-                    gy = iy - fy if fy < iy else fy - iy - 1 if fy > iy + 1 else 0.0
-                    gap = math.sqrt(gx * gx + gy * gy) * size - 1e-6
-                    if gap > 0 and gap * gap > worst:
+            it = iter(bucket)
+            for x, y, row in zip(it, it, it, strict=True):
+                dx, dy = x - qx, y - qy
+                d2 = dx * dx + dy * dy
+                if d2 > worst or (d2 == worst and row > best[-1][1]):
+                    continue
+                if open_at is not None:
+                    h = hours_id[row]
+                    state = states[h] or self._open_hours(h, open_at)
+                    if state != 1:
                         continue
-                it = iter(bucket)
-                for x, y, row in zip(it, it, it, strict=True):
-                    dx, dy = x - qx, y - qy
-                    d2 = dx * dx + dy * dy
-                    if d2 > worst or (d2 == worst and row > best[-1][1]):
-                        continue
-                    if open_at is not None:
-                        h = hours_id[row]
-                        state = states[h] or self._open_hours(h, open_at)
-                        if state != 1:
-                            continue
-                    bisect.insort(best, (d2, row))
-                    if len(best) > k:
-                        best.pop()
-                    if len(best) == k:
-                        worst = best[-1][0]
-            # nothing in a later ring is nearer than the edge of the block searched so far
-            reach = min(fx - (cx - ring), cx + ring + 1 - fx, fy - (cy - ring), cy + ring + 1 - fy)
-            # (less a micrometre: a bucket index may be off by rounding at a bucket's edge)
-            if reach * size > 1e-6 and worst <= (reach * size - 1e-6) ** 2:
-                return best
-            if cx - ring <= 0 and cy - ring <= 0 and cx + ring >= nx - 1 and cy + ring >= ny - 1:
-                return best  # every bucket searched: fewer than k stations qualify
-            ring += 1
-            if ring > _MAX_RINGS:
-                return None
+                bisect.insort(best, (d2, row))
+                if len(best) > k:
+                    best.pop()
+                if len(best) == k:
+                    worst = best[-1][0]
+        # every bucket within _REACH visited: settled if nothing beyond can be nearer, or if
+        # those buckets were the whole grid (fewer than k stations qualify)
+        beyond = (_REACH * size - _EDGE_M) ** 2
+        whole = cx - _REACH <= 0 and cy - _REACH <= 0 and cx + _REACH >= nx - 1
+        if worst <= beyond or (whole and cy + _REACH >= ny - 1):
+            return best
+        return None
 
     def _tree_search(self, subset: _Subset, x: float, y: float, k: int, open_at):
         """The KD-tree fallback of :meth:`query_one`, widening until ``k`` stations qualify."""
@@ -306,17 +303,13 @@ class StationIndex:
 
     def _states_at(self, at: dt.datetime) -> tuple[dt.datetime, bytearray]:
         """Open states of the distinct hours for the minute of ``at`` (reset each minute)."""
-        cached_at, states = self._open_cache
-        if cached_at is not None and (
-            at.minute == cached_at.minute
-            and at.hour == cached_at.hour
-            and at.date() == cached_at.date()
-        ):
-            return cached_at, states
-        minute = at.replace(second=0, microsecond=0)
+        start, end, states = self._open_cache
+        if start is not None and start <= at < end:
+            return start, states
+        start = at.replace(second=0, microsecond=0)
         states = bytearray(len(self._hours))
-        self._open_cache = (minute, states)
-        return minute, states
+        self._open_cache = (start, start + _MINUTE, states)
+        return start, states
 
     def _subset(self, amenities: tuple[str, ...], status: str | None) -> _Subset:
         key = (amenities, status)
@@ -349,15 +342,15 @@ class _Subset:
 
     tree: cKDTree | None
     rows: np.ndarray
-    # buckets (at ix * ny + iy: None, or x, y, row of each station in it), bucket size (m),
-    # origin x0, y0, and nx, ny buckets
-    grid: tuple[list[tuple | None], float, float, float, int, int]
+    # buckets (at ix * ny + iy: None, or x, y, row of each station in it), the offsets to
+    # visit (see _offsets), bucket size (m), origin x0, y0, and nx, ny buckets
+    grid: tuple[list[tuple | None], list[tuple[float, int, int]], float, float, float, int, int]
 
 
 def _bucket_grid(xy: np.ndarray, rows: np.ndarray):
     """Square buckets over the bounding box of ``xy``, about ``_PER_CELL`` points each."""
     if len(rows) == 0:
-        return [None], 1.0, 0.0, 0.0, 1, 1
+        return [None], _offsets(1.0), 1.0, 0.0, 0.0, 1, 1
     x0, y0 = xy.min(axis=0)
     width, height = np.ptp(xy, axis=0)
     # the box's area, or for points on a line its length squared over their number
@@ -375,7 +368,19 @@ def _bucket_grid(xy: np.ndarray, rows: np.ndarray):
     cells: list[tuple | None] = [None] * (nx * ny)
     for a, b in zip(starts[:-1], starts[1:], strict=True):
         cells[int(keys[a])] = tuple(v for x, y, row in flat[a:b] for v in (x, y, int(row)))
-    return cells, float(size), float(x0), float(y0), nx, ny
+    return cells, _offsets(float(size)), float(size), float(x0), float(y0), nx, ny
+
+
+def _offsets(size: float) -> list[tuple[float, int, int]]:
+    """Bucket offsets within ``_REACH``, with the least squared distance (m², less the rounding
+    margin) from any point of a bucket to any point of the bucket at that offset, nearest
+    first."""
+    out = []
+    for ox in range(-_REACH, _REACH + 1):
+        for oy in range(-_REACH, _REACH + 1):
+            gap = math.hypot(max(abs(ox) - 1, 0), max(abs(oy) - 1, 0)) * size - _EDGE_M
+            out.append((gap * gap if gap > 0 else 0.0, ox, oy))
+    return sorted(out)
 
 
 @dataclass(frozen=True)
