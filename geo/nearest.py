@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.ndimage import distance_transform_cdt
 from scipy.spatial import cKDTree
 
 from geo import crs as gcrs
@@ -39,7 +40,7 @@ _TREE_CACHE_SIZE = 64
 _PER_CELL = 4.0
 # Buckets searched around the query's bucket (in buckets, each way) before the KD-tree takes
 # over (a point far outside the stations' extent, or among very few stations).
-_REACH = 5
+_REACH = 16
 # Distances to a bucket's edge are shortened by this much (m): rounding may put a station that
 # lies on the edge into the neighbouring bucket.
 _EDGE_M = 1e-6
@@ -221,18 +222,24 @@ class StationIndex:
         Buckets are visited nearest first by the least distance any point of the query's bucket
         can have to them, so the search stops after a handful of buckets once ``k`` stations
         are found and no unvisited bucket can hold a nearer one."""
-        cells, offsets, size, x0, y0, nx, ny = subset.grid
+        cells, empty_rings, size, x0, y0, nx, ny = subset.grid
         fx, fy = (qx - x0) / size, (qy - y0) / size
         if not (-_REACH <= fx < nx + _REACH and -_REACH <= fy < ny + _REACH):
             return None
         cx, cy = math.floor(fx), math.floor(fy)
+        # rings of buckets around the query's known to be empty: up to the grid for a point
+        # outside it, or up to the nearest bucket that holds a station
+        empty = max(-cx, cx - nx + 1, -cy, cy - ny + 1, 0) or empty_rings[cx * ny + cy]
+        if empty > _REACH:
+            return None
         if open_at is not None:
             hours_id, states = self._hours_id, self._states_at(open_at)[1]
         best: list[tuple[float, int]] = []
         worst = math.inf  # squared distance of the k-th best so far
-        for bound, ox, oy in offsets:
-            if bound > worst:
-                return best  # this and every later bucket is farther than the k-th best
+        limit = math.inf  # the same, as a gap in buckets (plus the rounding margin)
+        for gap, ox, oy in _OFFSETS[empty]:
+            if gap > limit:
+                break  # this and every later bucket is farther than the k-th best
             ix, iy = cx + ox, cy + oy
             if not (0 <= ix < nx and 0 <= iy < ny):
                 continue
@@ -242,8 +249,7 @@ class StationIndex:
             if worst < math.inf:  # the exact gap from the query point to this bucket
                 gx = ix - fx if fx < ix else fx - ix - 1 if fx > ix + 1 else 0.0
                 gy = iy - fy if fy < iy else fy - iy - 1 if fy > iy + 1 else 0.0
-                gap = math.sqrt(gx * gx + gy * gy) * size - _EDGE_M
-                if gap > 0 and gap * gap > worst:
+                if math.sqrt(gx * gx + gy * gy) > limit:
                     continue
             it = iter(bucket)
             for x, y, row in zip(it, it, it, strict=True):
@@ -261,8 +267,9 @@ class StationIndex:
                     best.pop()
                 if len(best) == k:
                     worst = best[-1][0]
-        # every bucket within _REACH visited: settled if nothing beyond can be nearer, or if
-        # those buckets were the whole grid (fewer than k stations qualify)
+                    limit = (math.sqrt(worst) + _EDGE_M) / size
+        # the buckets within _REACH that could matter are visited: settled if nothing beyond
+        # them can be nearer, or if they cover the whole grid (fewer than k stations qualify)
         beyond = (_REACH * size - _EDGE_M) ** 2
         whole = cx - _REACH <= 0 and cy - _REACH <= 0 and cx + _REACH >= nx - 1
         if worst <= beyond or (whole and cy + _REACH >= ny - 1):
@@ -342,15 +349,15 @@ class _Subset:
 
     tree: cKDTree | None
     rows: np.ndarray
-    # buckets (at ix * ny + iy: None, or x, y, row of each station in it), the offsets to
-    # visit (see _offsets), bucket size (m), origin x0, y0, and nx, ny buckets
-    grid: tuple[list[tuple | None], list[tuple[float, int, int]], float, float, float, int, int]
+    # buckets (at ix * ny + iy: None, or x, y, row of each station in it), the rings around
+    # each bucket known to be empty (at most 255), bucket size (m), origin x0, y0, nx, ny
+    grid: tuple[list[tuple | None], bytes, float, float, float, int, int]
 
 
 def _bucket_grid(xy: np.ndarray, rows: np.ndarray):
     """Square buckets over the bounding box of ``xy``, about ``_PER_CELL`` points each."""
     if len(rows) == 0:
-        return [None], _offsets(1.0), 1.0, 0.0, 0.0, 1, 1
+        return [None], b"\0", 1.0, 0.0, 0.0, 1, 1
     x0, y0 = xy.min(axis=0)
     width, height = np.ptp(xy, axis=0)
     # the box's area, or for points on a line its length squared over their number
@@ -368,19 +375,23 @@ def _bucket_grid(xy: np.ndarray, rows: np.ndarray):
     cells: list[tuple | None] = [None] * (nx * ny)
     for a, b in zip(starts[:-1], starts[1:], strict=True):
         cells[int(keys[a])] = tuple(v for x, y, row in flat[a:b] for v in (x, y, int(row)))
-    return cells, _offsets(float(size)), float(size), float(x0), float(y0), nx, ny
+    occupied = np.zeros(nx * ny, dtype=bool)
+    occupied[keys] = True
+    # rings (chessboard distance in buckets) from each bucket to the nearest occupied one
+    rings = distance_transform_cdt(~occupied.reshape(nx, ny), metric="chessboard")
+    empty_rings = bytes(np.minimum(rings, 255).astype(np.uint8).ravel())
+    return cells, empty_rings, float(size), float(x0), float(y0), nx, ny
 
 
-def _offsets(size: float) -> list[tuple[float, int, int]]:
-    """Bucket offsets within ``_REACH``, with the least squared distance (m², less the rounding
-    margin) from any point of a bucket to any point of the bucket at that offset, nearest
-    first."""
-    out = []
-    for ox in range(-_REACH, _REACH + 1):
-        for oy in range(-_REACH, _REACH + 1):
-            gap = math.hypot(max(abs(ox) - 1, 0), max(abs(oy) - 1, 0)) * size - _EDGE_M
-            out.append((gap * gap if gap > 0 else 0.0, ox, oy))
-    return sorted(out)
+def _offsets_by_ring() -> list[list[tuple[float, int, int]]]:
+    """For each ``r`` up to ``_REACH``: the bucket offsets at least ``r`` rings out, nearest
+    first by the least gap (in buckets) from any point of a bucket to the bucket there."""
+    offsets = sorted(
+        (math.hypot(max(abs(ox) - 1, 0), max(abs(oy) - 1, 0)), ox, oy)
+        for ox in range(-_REACH, _REACH + 1)
+        for oy in range(-_REACH, _REACH + 1)
+    )
+    return [[o for o in offsets if max(abs(o[1]), abs(o[2])) >= ring] for ring in range(_REACH + 1)]
 
 
 @dataclass(frozen=True)
@@ -454,3 +465,6 @@ def nearest_stations(
         NearestStation(**records[row], distance_m=dist, open_now=index.is_open_at(row, now))
         for row, dist in zip(rows, dists, strict=True)
     ]
+
+
+_OFFSETS = _offsets_by_ring()

@@ -133,7 +133,7 @@ def station_sets(draw):
     return index, float(q[0]), float(q[1])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(
     case=station_sets(),
     k=st.integers(1, 8),
@@ -163,3 +163,27 @@ def test_one_point_search_is_exact(case, k, amenities, status, at):
     assert [(round(d, 6), r) for d, r in zip(dists, rows, strict=True)] == [
         (round(d, 6), r) for d, r in truth
     ]
+
+
+def test_far_points_all_around_a_few_stations():
+    """Points at 1 to 20 times the stations' extent, all around them: the bucket search sees
+    only part of the grid from there and must not stop at the first station it meets."""
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(3, 40))
+        xy = 500_000 + rng.uniform(0, 40_000, (n, 2)) * rng.uniform(0.05, 1, 2)
+        index = StationIndex(
+            xy[:, 0],
+            xy[:, 1],
+            amenities=[["water"]] * n,
+            status=["open"] * n,
+            opening_hours=["24/7"] * n,
+            amenity_codes=CODES,
+        )
+        centre = xy.mean(axis=0)
+        for radius in np.geomspace(40_000, 800_000, 25):
+            for angle in np.linspace(0, 2 * np.pi, 72, endpoint=False):
+                qx, qy = centre + radius * np.array([np.cos(angle), np.sin(angle)])
+                rows, dists = index.query_one(float(qx), float(qy), k=2)
+                truth = np.sort(np.hypot(xy[:, 0] - qx, xy[:, 1] - qy))[:2]
+                assert dists == pytest.approx(truth, rel=1e-12), (seed, radius, angle)
