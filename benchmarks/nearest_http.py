@@ -3,7 +3,7 @@
 ``/api/health`` does no work beyond routing, dependency injection and JSON: its requests per
 second are the ceiling of this server process (uvicorn, FastAPI, middleware, access log). The
 nearest query adds the validation of its query parameters, the GCJ-02 inverse (for half the
-requests), the projection to metres, the KD-tree search with the open-now filter and a GeoJSON
+requests), the projection to metres, the bucket search with the open-now filter and a GeoJSON
 answer of three stations. The ratio of the two throughputs says how much of the server's capacity
 a nearest query costs beyond the bare framework; the target is ``nearest_vs_health >= 0.7``.
 
