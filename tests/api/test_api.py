@@ -331,6 +331,19 @@ def test_pages_are_compressed(client):
     assert res.headers.get("vary") == "Accept-Encoding"
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/api/stations", "/api/stations/nearest?lon=114.0015&lat=30.5015&k=3", "/"],
+)
+def test_gzip_answers_hold_the_same_json(client, path):
+    plain = client.get(path, headers={"accept-encoding": "identity"})
+    packed = client.get(path, headers={"accept-encoding": "gzip"})
+    assert plain.status_code == packed.status_code == 200
+    assert packed.headers["content-encoding"] == "gzip"
+    assert int(packed.headers["content-length"]) < len(plain.content)  # it did compress
+    assert packed.text == plain.text  # httpx decompressed it
+
+
 def test_answers_to_clients_without_gzip_are_plain_and_vary(client):
     big = client.get("/api/stations", headers={"accept-encoding": "identity"})
     assert big.status_code == 200
