@@ -115,6 +115,10 @@ class StationIndex:
             codes.append(code)
         return tuple(sorted(set(codes)))
 
+    def prepare(self, amenities: Iterable[str] | None = None, status: str | None = "open") -> None:
+        """Build the search structures for one filter now rather than on its first query."""
+        self._subset(self.check_amenities(amenities), status)
+
     def open_states(self, rows: np.ndarray, at: dt.datetime) -> np.ndarray:
         """Whether each station in ``rows`` is open at the naive local time ``at``."""
         hours_id = np.asarray(self._hours_id, dtype=np.int64)

@@ -187,3 +187,12 @@ def test_far_points_all_around_a_few_stations():
                 rows, dists = index.query_one(float(qx), float(qy), k=2)
                 truth = np.sort(np.hypot(xy[:, 0] - qx, xy[:, 1] - qy))[:2]
                 assert dists == pytest.approx(truth, rel=1e-12), (seed, radius, angle)
+
+
+def test_warm_city_has_the_default_search_built(small_city):
+    index = small_city.station_index
+    index._trees.clear()
+    small_city.warm()
+    assert list(index._trees) == [((), "open")]  # open stations, any amenity: the courier's query
+    index.prepare(["water"])
+    assert ((("water",), "open")) in index._trees
