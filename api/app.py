@@ -15,7 +15,7 @@ from api.ratelimit import ClientLimiter
 from api.routes import meta, pages, planning, stations, tips
 from api.settings import Settings, get_settings
 from api.store import TIP_COLUMNS, Store, open_store
-from geo.city import City, load_city
+from geo.city import City
 
 log = logging.getLogger("yizhan")
 
@@ -37,9 +37,7 @@ def import_pack_tips(city: City, store: Store) -> int:
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     settings: Settings = app.state.settings_override or get_settings()
-    city = app.state.city_preloaded or load_city(
-        settings.data, metric_crs=settings.metric_crs, lookup_pixel_m=settings.lookup_pixel_m
-    )
+    city = app.state.city_preloaded or settings.load_city()
     city.warm()
     store = open_store(settings.db)
     try:

@@ -38,14 +38,7 @@ CrsOpt = Annotated[
 
 
 def _city(data: Path | None):
-    from geo.city import load_city
-
-    settings = get_settings()
-    return load_city(
-        data or settings.data,
-        metric_crs=settings.metric_crs,
-        lookup_pixel_m=settings.lookup_pixel_m,
-    )
+    return get_settings().load_city(data)
 
 
 @app.command()
@@ -184,15 +177,12 @@ def serve(
 
     from api.app import create_app
     from api.store import open_store
-    from geo.city import load_city
 
     settings = get_settings()
     updates = {"host": host, "port": port, "data": data, "db": db}
     settings = settings.model_copy(update={k: v for k, v in updates.items() if v is not None})
     # fail fast, with one line, before the server starts
-    city = load_city(
-        settings.data, metric_crs=settings.metric_crs, lookup_pixel_m=settings.lookup_pixel_m
-    )
+    city = settings.load_city()
     open_store(settings.db).close()
     _say(f"Yizhan on http://{settings.host}:{settings.port}/  (API docs at /docs)")
     uvicorn.run(

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from geo.city import City
 
 
 class Settings(BaseSettings):
@@ -29,6 +33,12 @@ class Settings(BaseSettings):
     )
     nearest_max_k: int = Field(
         default=50, ge=1, description="Largest k a nearest-station query may ask for."
+    )
+    nearest_cache_stations: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Stations held in all by the cached per-filter nearest-station indexes "
+        "(~270 bytes each); the least recently used filters are dropped beyond it.",
     )
     db: str = Field(
         default="sqlite:///yizhan.db",
@@ -75,6 +85,18 @@ class Settings(BaseSettings):
     tip_rate_per_minute: int = Field(
         default=30, ge=0, description="Tips one client address may post per minute (0: no limit)."
     )
+
+    def load_city(self, data: Path | None = None) -> City:
+        """Read, validate and index the data pack (``data``, else ``self.data``, else the demo
+        city) with these settings."""
+        from geo.city import load_city
+
+        return load_city(
+            data or self.data,
+            metric_crs=self.metric_crs,
+            lookup_pixel_m=self.lookup_pixel_m,
+            nearest_cache_stations=self.nearest_cache_stations,
+        )
 
 
 @lru_cache

@@ -29,6 +29,7 @@ class City:
     pack: Pack
     lookup_pixel_m: float = 10.0
     segment_m: float = 25.0
+    nearest_cache_stations: int = 1_000_000
 
     @property
     def name(self) -> str:
@@ -116,6 +117,7 @@ class City:
             status=self.stations["status"].tolist(),
             opening_hours=self.stations["opening_hours"].tolist(),
             amenity_codes=list(AMENITIES),
+            cache_stations=self.nearest_cache_stations,
         )
 
     @cached_property
@@ -182,6 +184,7 @@ def load_city(
     *,
     metric_crs: str | None = None,
     lookup_pixel_m: float = 10.0,
+    nearest_cache_stations: int = 1_000_000,
 ) -> City:
     """Read, validate and index a city data pack (the shipped demo city by default).
 
@@ -195,4 +198,6 @@ def load_city(
 
         folder = DEMO_DIR
     pack = read_pack(folder, metric_crs=metric_crs)
-    return City(pack=pack, lookup_pixel_m=lookup_pixel_m)
+    return City(
+        pack=pack, lookup_pixel_m=lookup_pixel_m, nearest_cache_stations=nearest_cache_stations
+    )

@@ -36,7 +36,6 @@ from geo.hours import is_open, local_time, parse_hours
 if TYPE_CHECKING:
     from geo.city import City
 
-_TREE_CACHE_SIZE = 64
 # The fine grid's buckets hold about this many stations on average over the bounding box, and a
 # point is searched there up to _FINE_REACH buckets each way from its own bucket. A point it does
 # not settle (at the edge of town, across a river) is searched on a grid of _COARSE times wider
@@ -74,6 +73,7 @@ class StationIndex:
         status: Sequence[str],
         opening_hours: Sequence[str],
         amenity_codes: Sequence[str],
+        cache_stations: int = 1_000_000,
     ):
         self.xy = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
         self.amenity_codes = list(amenity_codes)
@@ -89,7 +89,10 @@ class StationIndex:
         self._hours_id = [texts.setdefault(str(h).strip(), len(texts)) for h in opening_hours]
         self._hours = [parse_hours(h) for h in texts]
         self.hours = [self._hours[i] for i in self._hours_id]
+        # per filter: KD-tree and bucket grids (~270 bytes a station), least recently used first;
+        # kept while they hold at most cache_stations stations in all (the newest always)
         self._trees: OrderedDict[tuple, _Subset] = OrderedDict()
+        self.cache_stations = cache_stations
         # per minute, per distinct hours: 0 not evaluated yet, 1 open, 2 closed
         self._open_cache: tuple[dt.datetime | None, dt.datetime | None, bytearray] = (
             None,
@@ -351,8 +354,9 @@ class StationIndex:
         )
         with self._lock:
             self._trees[key] = entry
-            while len(self._trees) > _TREE_CACHE_SIZE:
-                self._trees.popitem(last=False)
+            held = sum(len(subset.rows) for subset in self._trees.values())
+            while len(self._trees) > 1 and held > self.cache_stations:
+                held -= len(self._trees.popitem(last=False)[1].rows)
         return entry
 
 

@@ -196,3 +196,23 @@ def test_warm_city_has_the_default_search_built(small_city):
     assert list(index._trees) == [((), "open")]  # open stations, any amenity: the courier's query
     index.prepare(["water"])
     assert ((("water",), "open")) in index._trees
+
+
+def test_filter_indexes_are_dropped_beyond_their_station_budget(small_city):
+    index = small_city.station_index
+    budget = index.cache_stations
+    try:
+        index._trees.clear()
+        index.cache_stations = 2  # stations in all
+        index.prepare()  # the 3 open stations: over the budget alone, kept as the newest
+        assert list(index._trees) == [((), "open")]
+        index.prepare(["toilet"])  # 1 station: the older 3 go
+        assert list(index._trees) == [(("toilet",), "open")]
+        index.prepare(["ebike_charging"])
+        index.prepare(["ebike_charging"])  # a hit keeps it, and the newest
+        assert (("ebike_charging",), "open") in index._trees
+        assert sum(len(s.rows) for s in index._trees.values()) <= 2
+        # answers do not depend on what is cached
+        assert ids(nearest_stations(small_city, *PROBE, k=2)) == ["S1", "S2"]
+    finally:
+        index.cache_stations = budget
