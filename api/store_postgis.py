@@ -369,9 +369,7 @@ def _row(tip: dict) -> dict:
             value = None if value is None else _aware(value)
         elif column == "outside_city":
             value = bool(value)
-        elif value is None:
-            pass
-        elif column in FLOAT_COLUMNS:
+        elif value is not None and column in FLOAT_COLUMNS:
             value = float(value)
             value = None if math.isnan(value) else value
         elif isinstance(value, str | int | float):  # as SQLite's TEXT affinity; numpy str too
