@@ -381,24 +381,22 @@ def suggest(
     output: OutOpt = None,
 ) -> None:
     """Where new stations would cover the most demand (maximal covering, solved by HiGHS)."""
+    from api.planning import suggest_new_sites
     from geo.io import output_format, write_frame
-    from geo.sites import suggest_sites
 
     if output is not None:
         output_format(output, tables=True)
-    if count is None and target_share is None:
-        count = 5
     city, query, cov = _planning(data, db, radius_m, metric, demand, since, until, category)
     with err.status("求解选址…"):
-        result = suggest_sites(
+        result = suggest_new_sites(
             city,
             cov,
+            get_settings(),
             count=count,
             target_share=target_share,
             candidates=candidates,
             min_spacing_m=min_spacing_m,
             method=method,
-            time_limit_s=get_settings().suggest_time_limit_s,
         )
     answer = "最优解" if result.optimal else "近似解"
     shown = Table(

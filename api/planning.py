@@ -9,11 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from api.settings import Settings
 from api.store import Store, TipQuery
 from geo.city import City
 from geo.coverage import Coverage, DemandSpec, cell_demand, coverage, filter_tips, tip_counts
 from geo.errors import InvalidInput
 from geo.hours import CITY_TZ
+from geo.sites import Suggestion, suggest_sites
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,38 @@ def plan_coverage(city: City, counts: pd.Series, query: PlanningQuery) -> Covera
     """Coverage of every cell for ``query``, with demand from ``counts``."""
     demand = cell_demand(city, counts, query.spec())
     return coverage(city, demand, radius_m=query.radius_m, metric=query.metric)
+
+
+def suggest_new_sites(
+    city: City,
+    cov: Coverage,
+    settings: Settings,
+    *,
+    count: int | None,
+    target_share: float | None,
+    candidates: str,
+    min_spacing_m: float,
+    method: str,
+) -> Suggestion:
+    """:func:`geo.sites.suggest_sites` with the service's default (5 sites when neither a count
+    nor a target share is given) and limits (``YIZHAN_SUGGEST_MAX_COUNT``,
+    ``YIZHAN_SUGGEST_TIME_LIMIT_S``), for the API and the command line alike."""
+    if count is None and target_share is None:
+        count = 5
+    if count is not None and count > settings.suggest_max_count:
+        raise InvalidInput(
+            f"count must be at most {settings.suggest_max_count} (YIZHAN_SUGGEST_MAX_COUNT)"
+        )
+    return suggest_sites(
+        city,
+        cov,
+        count=count,
+        target_share=target_share,
+        candidates=candidates,
+        min_spacing_m=min_spacing_m,
+        method=method,
+        time_limit_s=settings.suggest_time_limit_s,
+    )
 
 
 def categories_of(values: Sequence[str] | None, city: City) -> tuple[str, ...]:

@@ -16,10 +16,9 @@ from api.planning import (
     counts_from_store,
     parse_when,
     plan_coverage,
+    suggest_new_sites,
 )
 from geo.coverage import Coverage, gaps, gaps_by_subdistrict
-from geo.errors import InvalidInput
-from geo.sites import CANDIDATE_KINDS, METHODS, suggest_sites
 
 router = APIRouter(prefix="/api", tags=["planning"])
 
@@ -134,27 +133,15 @@ def suggest(
     ] = 300.0,
     method: Annotated[str, Query(description="milp (optimal) or greedy.")] = "milp",
 ) -> dict:
-    if count is None and target_share is None:
-        count = 5
-    if count is not None and count > settings.suggest_max_count:
-        raise InvalidInput(
-            f"count must be at most {settings.suggest_max_count} (YIZHAN_SUGGEST_MAX_COUNT)"
-        )
-    if candidates not in CANDIDATE_KINDS:
-        raise InvalidInput(
-            f"candidates must be one of {', '.join(CANDIDATE_KINDS)}, got {candidates!r}"
-        )
-    if method not in METHODS:
-        raise InvalidInput(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    result = suggest_sites(
+    result = suggest_new_sites(
         city,
         cov,
+        settings,
         count=count,
         target_share=target_share,
         candidates=candidates,
         min_spacing_m=min_spacing_m,
         method=method,
-        time_limit_s=settings.suggest_time_limit_s,
     )
     sites = result.sites.copy()
     sites["added_demand"] = np.round(sites["added_demand"].astype(float), 3)
