@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 from geo import crs as gcrs
+from geo.assign import ASSIGNMENT_COLUMNS
 from geo.city import City
 from geo.errors import InvalidInput
 from geo.layers import AMENITIES
@@ -125,13 +126,7 @@ PUBLIC_TIP_FIELDS = (
     "category",
     "description",
     "status",
-    "grid_code",
-    "subdistrict_code",
-    "street_name",
-    "street_distance_m",
-    "nearest_station_id",
-    "station_distance_m",
-    "outside_city",
+    *ASSIGNMENT_COLUMNS,
 )
 
 

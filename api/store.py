@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from api.errors import Conflict
+from geo.assign import ASSIGNMENT_COLUMNS
 from geo.errors import InvalidInput
 
 TIP_COLUMNS = (
@@ -26,13 +27,7 @@ TIP_COLUMNS = (
     "status",
     "lon",
     "lat",
-    "grid_code",
-    "subdistrict_code",
-    "street_name",
-    "street_distance_m",
-    "nearest_station_id",
-    "station_distance_m",
-    "outside_city",
+    *ASSIGNMENT_COLUMNS,
 )
 # What count_by may group on: the grid cell, the category, the local month (YYYY-MM), and the
 # position rounded to 0.001 degree (about 100 m; for tips outside every cell).
