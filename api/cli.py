@@ -460,27 +460,15 @@ def make_map(
     elif kind == "heatmap":
         page = _heatmap(data, db, since, until, category, settings)
     else:
-        from geo.coverage import gaps as rank_gaps
-        from geo.coverage import gaps_by_subdistrict
-        from maps.planning import coverage_page, gaps_page
+        from api.planning import build_gaps_page
+        from maps.planning import coverage_page
 
         city, query, cov = _planning(data, db, radius_m, metric, demand, since, until, category)
         if kind == "coverage":
             page = coverage_page(city, cov)
         else:
-            from geo.sites import suggest_up_to
-
             with err.status("求解选址…"):
-                suggestion = suggest_up_to(
-                    city, cov, count, time_limit_s=settings.suggest_time_limit_s
-                )
-            page = gaps_page(
-                city,
-                cov,
-                rank_gaps(cov, top=top),
-                gaps_by_subdistrict(cov, city.subdistricts),
-                suggestion,
-            )
+                page = build_gaps_page(city, cov, settings, top=top, count=count)
     output.write_text(page, encoding="utf-8")
     _say(f"wrote {output} ({len(page.encode()) / 1024:,.0f} KB)")
 

@@ -85,10 +85,8 @@ def suggest_new_sites(
     ``YIZHAN_SUGGEST_TIME_LIMIT_S``), for the API and the command line alike."""
     if count is None and target_share is None:
         count = 5
-    if count is not None and count > settings.suggest_max_count:
-        raise InvalidInput(
-            f"count must be at most {settings.suggest_max_count} (YIZHAN_SUGGEST_MAX_COUNT)"
-        )
+    if count is not None:
+        _check_count(count, settings)
     return suggest_sites(
         city,
         cov,
@@ -99,6 +97,35 @@ def suggest_new_sites(
         method=method,
         time_limit_s=settings.suggest_time_limit_s,
     )
+
+
+def build_gaps_page(
+    city: City, cov: Coverage, settings: Settings, *, top: int, count: int, **page_options
+) -> str:
+    """The gaps page: the ``top`` worst cells, the gaps per subdistrict and up to ``count`` new
+    sites (``YIZHAN_SUGGEST_MAX_COUNT``, ``YIZHAN_SUGGEST_TIME_LIMIT_S``), for the API and the
+    command line alike; ``page_options`` go to :func:`maps.planning.gaps_page`."""
+    from geo.coverage import gaps, gaps_by_subdistrict
+    from geo.sites import suggest_up_to
+    from maps.planning import gaps_page
+
+    _check_count(count, settings)
+    suggestion = suggest_up_to(city, cov, count, time_limit_s=settings.suggest_time_limit_s)
+    return gaps_page(
+        city,
+        cov,
+        gaps(cov, top=top),
+        gaps_by_subdistrict(cov, city.subdistricts),
+        suggestion,
+        **page_options,
+    )
+
+
+def _check_count(count: int, settings: Settings) -> None:
+    if count > settings.suggest_max_count:
+        raise InvalidInput(
+            f"count must be at most {settings.suggest_max_count} (YIZHAN_SUGGEST_MAX_COUNT)"
+        )
 
 
 def categories_of(values: Sequence[str] | None, city: City) -> tuple[str, ...]:

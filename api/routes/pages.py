@@ -9,12 +9,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import CityDep, SettingsDep, StoreDep
-from api.planning import heat_weights_from_store
+from api.planning import build_gaps_page, heat_weights_from_store
 from api.routes.planning import CategoryQ, CoverageDep, SinceQ, UntilQ, _query
-from geo.coverage import gaps, gaps_by_subdistrict
-from geo.errors import InvalidInput
 from geo.hours import local_time
-from geo.sites import suggest_up_to
 
 router = APIRouter(tags=["pages"])
 
@@ -95,19 +92,5 @@ def gaps_map(
     top: Annotated[int, Query(ge=1, le=1000, description="How many worst cells to mark.")] = 20,
     count: Annotated[int, Query(ge=0, description="How many new sites to suggest (0: none).")] = 5,
 ) -> HTMLResponse:
-    from maps.planning import gaps_page
-
-    if count > settings.suggest_max_count:
-        raise InvalidInput(
-            f"count must be at most {settings.suggest_max_count} (YIZHAN_SUGGEST_MAX_COUNT)"
-        )
-    suggestion = suggest_up_to(city, cov, count, time_limit_s=settings.suggest_time_limit_s)
-    page = gaps_page(
-        city,
-        cov,
-        gaps(cov, top=top),
-        gaps_by_subdistrict(cov, city.subdistricts),
-        suggestion,
-        **_basemaps(settings),
-    )
+    page = build_gaps_page(city, cov, settings, top=top, count=count, **_basemaps(settings))
     return HTMLResponse(page)
