@@ -19,17 +19,20 @@ class GZip(GZipMiddleware):
     asked for gzip, or the other way round) when its ``Content-Length`` reaches ``minimum_size``.
     """
 
+    def __init__(self, app, *args, **kwargs):
+        super().__init__(app, *args, **kwargs)
+        # the responder options this Starlette version has, passed on as its own middleware does
+        self._options = {
+            name: getattr(self, name)
+            for name in ("compresslevel", "thread_minimum_size", "exclude_content_types")
+            if hasattr(self, name)
+        }
+
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         if _accepts_gzip(scope["headers"]):
-            # the options this Starlette version has, passed on as its own middleware does
-            options = {
-                name: getattr(self, name)
-                for name in ("compresslevel", "thread_minimum_size", "exclude_content_types")
-                if hasattr(self, name)
-            }
-            responder = _SizedGZipResponder(self.app, self.minimum_size, **options)
+            responder = _SizedGZipResponder(self.app, self.minimum_size, **self._options)
             return await responder(scope, receive, send)
         minimum = self.minimum_size
 
