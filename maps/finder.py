@@ -258,7 +258,10 @@ class _FinderApp(JSCSSMixin):
         self._name = "FinderApp"
         self.config, self.map, self.cluster, self.gaode = config, map, cluster, gaode
         self.default_js = [("yizhan_finder_js", own_asset("finder.js"))]
-        self.default_css = [("yizhan_finder_css", own_asset("finder.css"))]
+        self.default_css = [
+            ("yizhan_base_css", own_asset("base.css")),
+            ("yizhan_finder_css", own_asset("finder.css")),
+        ]
 
 
 _PANEL = Environment(autoescape=True).from_string(

@@ -212,7 +212,10 @@ class _PlanningApp(JSCSSMixin):
         self._name = "PlanningApp"
         self.kind, self.data_json, self.refs = kind, _script_json(data), refs
         self.default_js = [("yizhan_planning_js", own_asset("planning.js"))]
-        self.default_css = [("yizhan_planning_css", own_asset("planning.css"))]
+        self.default_css = [
+            ("yizhan_base_css", own_asset("base.css")),
+            ("yizhan_planning_css", own_asset("planning.css")),
+        ]
 
 
 def _panel(page, template: str, **values) -> None:

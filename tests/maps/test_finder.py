@@ -244,7 +244,7 @@ def test_route_serves_the_page_and_its_assets_and_renders_once_a_minute(tmp_path
         assert len(calls) == 1 or calls[0] != calls[-1]  # twice only across a minute boundary
         assert calls[0].second == 0 and calls[0].tzinfo is None
         urls = re.findall(r"(?:src|href)=\"(/static/[^\"]+)\"", first.text)
-        assert len(urls) == 7
+        assert len(urls) == 8  # leaflet 2, markercluster 3, our js and css, the shared base.css
         for url in urls:
             assert client.get(url).status_code == 200, url
         assert client.get("/static/vendor/leaflet/images/layers.png").status_code == 200
