@@ -11,27 +11,13 @@ from fastapi import FastAPI
 from api import errors
 from api.geojson import StationCatalog
 from api.middleware import BodyLimit, GZip
-from api.ratelimit import ClientLimiter
 from api.routes import meta, pages, planning, stations, tips
+from api.services.intake import IntakeLimiter, import_pack_tips
 from api.settings import Settings, get_settings
-from api.store import TIP_COLUMNS, Store, open_store
+from api.stores import open_store
 from geo.city import City
 
 log = logging.getLogger("yizhan")
-
-
-def import_pack_tips(city: City, store: Store) -> int:
-    """Copy the pack's tips (assigned) into an empty store; return how many were added."""
-    tips = city.pack_tips
-    if tips is None or len(tips) == 0 or store.count_tips() > 0:
-        return 0
-    table = tips.assign(
-        reported_at=tips["reported_at"].map(lambda t: t.isoformat()),
-        status=tips["status"].replace("", "open"),
-        outside_city=tips["outside_city"].astype(bool),
-    )
-    records = table[list(TIP_COLUMNS)].astype(object).where(table.notna(), None)
-    return store.import_tips(records.to_dict(orient="records"))
 
 
 @asynccontextmanager
@@ -41,7 +27,7 @@ async def lifespan(app: FastAPI):
     city.warm()
     store = open_store(settings.db)
     try:
-        if settings.import_pack_tips:
+        if settings.import_pack_tips and store.count_tips() == 0:
             added = import_pack_tips(city, store)
             if added:
                 log.info("imported %d tips from the data pack", added)
@@ -49,9 +35,7 @@ async def lifespan(app: FastAPI):
         app.state.city = city
         app.state.store = store
         app.state.catalog = StationCatalog(city)
-        app.state.limiter = (
-            ClientLimiter(settings.tip_rate_per_minute) if settings.tip_rate_per_minute else None
-        )
+        app.state.limiter = IntakeLimiter.from_settings(settings)
         # Everything loaded at start lives as long as the process: keep it out of the garbage
         # collector's full passes (measured: 4.4 s of pauses, up to 0.5 s each, per minute of
         # load with 100,000 stations, and p99 latency 4-8x higher, without this).

@@ -9,22 +9,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from geo.errors import InvalidInput, InvalidLayer, OutsideCity, UnknownCRS, YizhanError
+from geo.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidLayer,
+    NotFound,
+    OutsideCity,
+    TooMany,
+    UnknownCRS,
+    YizhanError,
+)
 
 log = logging.getLogger("yizhan")
-
-
-class NotFound(YizhanError):
-    """A resource id that does not exist."""
-
-
-class TooMany(YizhanError):
-    """A client over its rate limit."""
-
-
-class Conflict(InvalidInput):
-    """A request that contradicts what is stored (e.g. an idempotency key reused)."""
-
 
 STATUS: dict[type[YizhanError], int] = {
     NotFound: 404,
@@ -54,7 +50,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(YizhanError)
     async def domain_error(request: Request, exc: YizhanError):
-        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
+        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooMany) else None
+        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

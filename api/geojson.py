@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 from geo import crs as gcrs
 from geo.assign import ASSIGNMENT_COLUMNS
 from geo.city import City
 from geo.errors import InvalidInput
-from geo.layers import AMENITIES
 from geo.nav import amap_nav_url
+from geo.pack import AMENITIES
 
 OUT_CRS = ("wgs84", "gcj02", "bd09")
 
@@ -71,24 +70,20 @@ class StationCatalog:
                     "nav_url": amap_nav_url(r["name"], gx, gy),
                 }
             )
-        self._status_open = [r["status"] == "open" for r in self.records]
         self._json = self._serialise()
 
     def feature(
         self,
         row: int,
         *,
-        at: dt.datetime,
+        open_now: bool,
         out_crs: str = "wgs84",
         distance_m: float | None = None,
     ) -> bytes:
         """One station as GeoJSON (UTF-8): the static part serialised once at start, then only
         ``open_now`` and ``distance_m`` per request."""
         head = self._json[out_crs][row]
-        if self._status_open[row] and self.city.station_index.is_open_at(row, at):
-            tail = b',"open_now":true'
-        else:
-            tail = b',"open_now":false'
+        tail = b',"open_now":true' if open_now else b',"open_now":false'
         if distance_m is None:
             return head + tail + b"}}"
         distance = repr(round(float(distance_m), 1)).encode()

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 class Settings(BaseSettings):
     """Every limit and location the service and CLI use, each a ``YIZHAN_<NAME>`` variable."""
 
-    model_config = SettingsConfigDict(env_prefix="YIZHAN_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="YIZHAN_", extra="ignore", populate_by_name=True)
 
     data: Path | None = Field(
         default=None, description="Data pack folder; the shipped demo city when unset."
@@ -82,8 +82,17 @@ class Settings(BaseSettings):
         ge=0,
         description="Above this many tips the heatmap sends per-cell weights, not points.",
     )
-    tip_rate_per_minute: int = Field(
-        default=30, ge=0, description="Tips one client address may post per minute (0: no limit)."
+    tip_rate_per_reporter_per_minute: int = Field(
+        default=10, ge=0, description="Tips one reporter_id may post per minute (0: no limit)."
+    )
+    tip_rate_per_address_per_minute: int = Field(
+        default=600,
+        ge=0,
+        validation_alias=AliasChoices(
+            "YIZHAN_TIP_RATE_PER_ADDRESS_PER_MINUTE", "YIZHAN_TIP_RATE_PER_MINUTE"
+        ),
+        description="Tips one client address may post per minute, high enough for the riders "
+        "behind one carrier-grade NAT (0: no limit; YIZHAN_TIP_RATE_PER_MINUTE is its old name).",
     )
 
     def load_city(self, data: Path | None = None) -> City:

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from api.errors import Conflict
 from geo.assign import ASSIGNMENT_COLUMNS
-from geo.errors import InvalidInput
+from geo.errors import Conflict, InvalidInput
 
 TIP_COLUMNS = (
     "tip_id",
@@ -51,6 +50,7 @@ class TipQuery:
     grid_code: str | None = None
     subdistrict_code: str | None = None
     status: str | None = None
+    outside_city: bool | None = None
     limit: int = 100
     offset: int = 0
 
@@ -280,6 +280,9 @@ class SQLiteStore(Store):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
+        if query.outside_city is not None:
+            where.append("outside_city = ?")
+            args.append(int(query.outside_city))
         return (f"WHERE {' AND '.join(where)}" if where else ""), args
 
     def count_tips(self):

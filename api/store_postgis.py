@@ -345,6 +345,9 @@ def _where(query: TipQuery) -> tuple[str, dict]:
         if value is not None:
             where.append(f"{column} = %({column})s")
             args[column] = value
+    if query.outside_city is not None:
+        where.append("outside_city = %(outside_city)s")
+        args["outside_city"] = bool(query.outside_city)
     return (f"WHERE {' AND '.join(where)}" if where else ""), args
 
 

@@ -23,9 +23,9 @@ import time
 import folium
 import numpy as np
 import pandas as pd
+from api.planning import heat_weights_from_tips
 from folium.plugins import HeatMap
 
-from api.planning import heat_weights_from_tips
 from geo.assign import assign_points
 from geo.city import load_city
 from geo.coverage import DemandSpec

@@ -18,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 
 from geo.city import load_city
-from geo.nearest import nearest_stations
+from geo.stations import nearest_stations
 
 
 def per_query_us(fn, points) -> float:

@@ -74,9 +74,9 @@ import shapely
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from data import DEMO_DIR  # noqa: E402
-from geo.layers import AMENITIES  # noqa: E402
+from geo.pack import AMENITIES, demo_folder  # noqa: E402
 
+DEMO_DIR = demo_folder()
 COPIED_LAYERS = ("grid.geojson", "subdistricts.geojson", "streets.geojson")
 HOURS = (
     "24/7",

@@ -1,10 +1,16 @@
-"""A loaded city: the validated layers of its data pack plus the spatial indexes built on them."""
+"""A loaded city: the validated layers of its data pack plus the spatial indexes built on them.
+
+:class:`City` is a container. The questions asked of a city (assignment, nearest stations,
+coverage, site suggestion) live above it, in the modules that take a City.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TypedDict
 
 import geopandas as gpd
 import numpy as np
@@ -12,11 +18,28 @@ import pandas as pd
 import shapely
 
 from geo import crs as gcrs
-from geo.layers import AMENITIES, Pack, read_pack
 from geo.lines import LineIndex, build_line_index
 from geo.lookup import GridLookup, build_grid_lookup
 from geo.nearest import StationIndex
 from geo.network import StreetNetwork, build_network
+from geo.pack import AMENITIES, Pack, demo_folder, read_pack
+
+
+class StationRecord(TypedDict):
+    """What a query answers about one station (built once per city)."""
+
+    row: int
+    station_id: str
+    name: str
+    address: str
+    amenities: tuple[str, ...]
+    opening_hours: str
+    status: str
+    operator: str
+    phone: str
+    last_confirmed: dt.date | None
+    lon: float
+    lat: float
 
 
 @dataclass
@@ -121,7 +144,7 @@ class City:
         )
 
     @cached_property
-    def station_records(self) -> list[dict]:
+    def station_records(self) -> list[StationRecord]:
         """Per station, the attributes a nearest query returns (built once)."""
         st = self.stations
         return [
@@ -141,21 +164,6 @@ class City:
             }
             for row, r in enumerate(st.itertuples(index=False))
         ]
-
-    @cached_property
-    def pack_tips(self) -> pd.DataFrame | None:
-        """The pack's tips with their assignment (``grid_code`` etc.), or None without tips."""
-        tips = self.pack.tips
-        if tips is None:
-            return None
-        from geo.assign import assign_points
-
-        assigned = assign_points(self, tips.geometry.x, tips.geometry.y)
-        table = pd.DataFrame(tips.drop(columns=tips.geometry.name)).reset_index(drop=True)
-        table = table.drop(columns=[c for c in assigned.columns if c in table.columns])
-        out = pd.concat([table, assigned], axis=1)
-        out["lon"], out["lat"] = tips.geometry.x.to_numpy(), tips.geometry.y.to_numpy()
-        return out
 
     @cached_property
     def grid_codes(self) -> np.ndarray:
@@ -193,11 +201,7 @@ def load_city(
     InvalidLayer
         Listing every problem in the pack.
     """
-    if folder is None:
-        from data import DEMO_DIR
-
-        folder = DEMO_DIR
-    pack = read_pack(folder, metric_crs=metric_crs)
+    pack = read_pack(demo_folder() if folder is None else folder, metric_crs=metric_crs)
     return City(
         pack=pack, lookup_pixel_m=lookup_pixel_m, nearest_cache_stations=nearest_cache_stations
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import geopandas as gpd
 import numpy as np
@@ -24,8 +25,10 @@ from scipy.spatial import cKDTree
 from geo.city import City
 from geo.errors import InvalidInput
 
-METRICS = ("euclidean", "network")
-DEMAND_KINDS = ("tips", "households", "population")
+Metric = Literal["euclidean", "network"]
+METRICS: tuple[Metric, ...] = get_args(Metric)
+DemandKind = Literal["tips", "households", "population"]
+DEMAND_KINDS: tuple[DemandKind, ...] = get_args(DemandKind)
 # Presets for radius_m: a 15-minute walk (5 km/h) and a 15-minute e-bike ride (15 km/h).
 RADIUS_PRESETS = {"walk15": 1250.0, "ride15": 3750.0}
 
@@ -67,36 +70,16 @@ class DemandSpec:
         return cls(weights=tuple(weights), **filters)
 
 
-def tip_counts(tips: pd.DataFrame | None, spec: DemandSpec = DemandSpec()) -> pd.Series:
-    """Tips per ``grid_code`` within the spec's period and categories.
-
-    ``tips`` needs ``grid_code``, ``reported_at`` (aware) and ``category`` columns.
-    """
-    if tips is None or len(tips) == 0:
-        return pd.Series(dtype=float)
-    return filter_tips(tips, spec)["grid_code"].dropna().value_counts().astype(float)
-
-
-def filter_tips(tips: pd.DataFrame, spec: DemandSpec) -> pd.DataFrame:
-    """The tips reported within the spec's period and in its categories."""
-    keep = pd.Series(True, index=tips.index)
-    if spec.since is not None:
-        keep &= tips["reported_at"] >= pd.Timestamp(spec.since)
-    if spec.until is not None:
-        keep &= tips["reported_at"] < pd.Timestamp(spec.until)
-    if spec.categories:
-        keep &= tips["category"].isin(spec.categories)
-    return tips[keep]
-
-
-def cell_demand(city: City, counts: pd.Series | None, spec: DemandSpec = DemandSpec()):
+def cell_demand(
+    city: City, counts: pd.Series | None, *, spec: DemandSpec = DemandSpec()
+) -> pd.Series:
     """Demand per grid cell (a Series in grid order, indexed by ``grid_code``).
 
     Parameters
     ----------
     city : City
     counts : Series, optional
-        Tips per ``grid_code`` (from :func:`tip_counts`, or counted by the store).
+        Tips per ``grid_code`` (counted by the store).
     spec : DemandSpec
         The kinds and their weights.
     """

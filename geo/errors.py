@@ -25,3 +25,19 @@ class OutsideCity(YizhanError):
 
 class InvalidInput(YizhanError):
     """An argument or an input value that cannot be used (bad amenity code, bad time, ...)."""
+
+
+class NotFound(YizhanError):
+    """A resource id that does not exist."""
+
+
+class Conflict(InvalidInput):
+    """A request that contradicts what is stored (an idempotency key reused, a stale state)."""
+
+
+class TooMany(YizhanError):
+    """A client over a rate limit; ``retry_after_s`` says when it may try again."""
+
+    def __init__(self, message: str, *, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = max(int(retry_after_s), 1)

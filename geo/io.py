@@ -10,7 +10,7 @@ import pandas as pd
 
 from geo import crs as gcrs
 from geo.errors import InvalidInput, InvalidLayer
-from geo.layers import read_vector
+from geo.pack import read_vector
 
 WRITERS = {".csv": "CSV", ".geojson": "GeoJSON", ".gpkg": "GPKG", ".parquet": "GeoParquet"}
 TABLE_WRITERS = {**WRITERS, ".xlsx": "Excel"}

@@ -21,6 +21,7 @@ its time limit without an incumbent, and the result says which answer it is.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import geopandas as gpd
 import numpy as np
@@ -35,8 +36,10 @@ from geo.city import City
 from geo.coverage import Coverage
 from geo.errors import InvalidInput
 
-CANDIDATE_KINDS = ("cells", "streets")
-METHODS = ("milp", "greedy")
+CandidateKind = Literal["cells", "streets"]
+CANDIDATE_KINDS: tuple[CandidateKind, ...] = get_args(CandidateKind)
+Method = Literal["milp", "greedy"]
+METHODS: tuple[Method, ...] = get_args(Method)
 
 
 @dataclass(frozen=True)

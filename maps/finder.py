@@ -28,8 +28,8 @@ from jinja2 import Environment
 from geo import crs as gcrs
 from geo.city import City
 from geo.hours import local_time
-from geo.layers import AMENITIES
 from geo.nav import amap_nav_url
+from geo.pack import AMENITIES
 from maps.assets import (
     LEAFLET_CSS,
     LEAFLET_JS,
@@ -92,7 +92,7 @@ def station_rows(city: City, at: dt.datetime) -> list[list]:
     index = city.station_index
     rows = []
     for i, r in enumerate(records):
-        is_open = r["status"] == "open" and bool(index.is_open_at(i, at))
+        is_open = index.open_now(i, at)
         nav = amap_nav_url(r["name"], float(glon[i]), float(glat[i]))
         info = {
             "id": r["station_id"],

@@ -198,7 +198,7 @@ _unreachable: list[str] = []  # why PostGIS cannot be used, found once per sessi
 
 
 def _postgis_admin():
-    from api.store_postgis import redact
+    from api.stores import redact
 
     if _unreachable:
         pytest.fail(_unreachable[0], pytrace=False)
@@ -210,13 +210,21 @@ def _postgis_admin():
         reason = " ".join(str(e).split()).rstrip(".")
     _unreachable.append(
         f"PostGIS is not reachable at YIZHAN_TEST_POSTGIS_URL={redact(POSTGIS_URL)!r}: "
-        f"{reason}. Run .ci/postgres.sh (or point YIZHAN_TEST_POSTGIS_URL at a database "
+        f"{reason}. Run tests/system.sh (or point YIZHAN_TEST_POSTGIS_URL at a database "
         "with PostGIS)."
     )
     pytest.fail(_unreachable[0], pytrace=False)
 
 
-@pytest.fixture(params=["sqlite", "postgis"])
+def pytest_collection_modifyitems(items):
+    """Tests under tests/e2e drive a browser: mark them, so ``-m 'not browser'`` can leave them
+    out where Chromium cannot be installed."""
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
 def store_url(request, tmp_path):
     """The URL of a fresh, empty store of each backend."""
     if request.param == "sqlite":

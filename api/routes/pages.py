@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import CityDep, SettingsDep, StoreDep
-from api.planning import build_gaps_page, heat_weights_from_store
 from api.routes.planning import CategoryQ, CoverageDep, SinceQ, UntilQ, _query
+from api.services.planning import build_gaps_page, heat_weights
 from geo.hours import local_time
 
 router = APIRouter(tags=["pages"])
@@ -68,9 +68,7 @@ def heatmap(
     from maps.planning import heatmap_page
 
     spec = _query(city, "1000", "euclidean", "tips", since, until, category).spec()
-    weights, aggregated = heat_weights_from_store(
-        store, city, spec, raw_max=settings.heatmap_raw_max
-    )
+    weights, aggregated = heat_weights(store, city, spec, raw_max=settings.heatmap_raw_max)
     page = heatmap_page(
         city, weights, aggregated=aggregated, categories=city.categories, **_basemaps(settings)
     )

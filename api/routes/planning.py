@@ -10,20 +10,20 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import CityDep, SettingsDep, StoreDep
-from api.planning import (
+from api.services.planning import (
     PlanningQuery,
     categories_of,
-    counts_from_store,
     parse_when,
     plan_coverage,
     suggest_new_sites,
 )
-from geo.coverage import Coverage, gaps, gaps_by_subdistrict
+from geo.coverage import Coverage, Metric, gaps, gaps_by_subdistrict
+from geo.sites import CandidateKind, Method
 
 router = APIRouter(prefix="/api", tags=["planning"])
 
 RadiusQ = Annotated[str, Query(description="Covered within this many metres, or walk15 / ride15.")]
-MetricQ = Annotated[str, Query(description="euclidean (straight line) or network (streets).")]
+MetricQ = Annotated[Metric, Query(description="euclidean (straight line) or network (streets).")]
 DemandQ = Annotated[
     str, Query(description="tips, households, population, or a blend tips:0.7,households:0.3.")
 ]
@@ -60,7 +60,7 @@ def planning_coverage(
     city: CityDep, store: StoreDep, query: Annotated[PlanningQuery, Depends(planning_query)]
 ) -> Coverage:
     """Coverage for the request's planning parameters, demand counted by the store."""
-    return plan_coverage(city, counts_from_store(store, query.spec()), query)
+    return plan_coverage(city, store, query)
 
 
 QueryDep = Annotated[PlanningQuery, Depends(planning_query)]
@@ -127,11 +127,13 @@ def suggest(
         float | None,
         Query(gt=0, le=1, description="Or: the fewest sites reaching this covered share."),
     ] = None,
-    candidates: Annotated[str, Query(description="cells (centroids) or streets.")] = "cells",
+    candidates: Annotated[
+        CandidateKind, Query(description="cells (centroids) or streets.")
+    ] = "cells",
     min_spacing_m: Annotated[
         float, Query(ge=0, le=10_000, description="Candidates at least this far from stations.")
     ] = 300.0,
-    method: Annotated[str, Query(description="milp (optimal) or greedy.")] = "milp",
+    method: Annotated[Method, Query(description="milp (optimal) or greedy.")] = "milp",
 ) -> dict:
     result = suggest_new_sites(
         city,

@@ -9,12 +9,11 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import CityDep, SettingsDep
-from api.errors import NotFound
 from api.geojson import StationCatalog, check_out_crs, parse_bbox
-from geo import crs as gcrs
-from geo.errors import InvalidInput
+from api.services import stations as service
+from geo.errors import NotFound
 from geo.hours import local_time
-from geo.layers import STATION_STATUSES
+from geo.pack import StationStatus
 
 router = APIRouter(prefix="/api/stations", tags=["stations"])
 
@@ -32,43 +31,27 @@ def _catalog(request: Request) -> StationCatalog:
     return request.app.state.catalog
 
 
-def _status(status: str | None) -> str | None:
-    if status is not None and status not in STATION_STATUSES:
-        raise InvalidInput(f"status must be one of {', '.join(STATION_STATUSES)}, got {status!r}")
-    return status
-
-
 @router.get("", summary="All stations as GeoJSON, with filters")
 async def list_stations(
     request: Request,
     city: CityDep,
     amenity: AmenityQ = None,
     open_now: Annotated[bool, Query(description="Only stations open now.")] = False,
-    status: Annotated[str | None, Query(description="open, closed or suspended.")] = None,
+    status: Annotated[StationStatus | None, Query(description="open, closed or suspended.")] = None,
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84).")] = None,
     out_crs: OutCrsQ = "wgs84",
     open_at: OpenAtQ = None,
 ) -> Response:
     catalog = _catalog(request)
     out_crs = check_out_crs(out_crs)
-    codes = city.station_index.check_amenities(amenity)
-    status = _status(status)
-    box = parse_bbox(bbox)
     at = local_time(open_at)
+    rows = service.select_stations(
+        city, amenities=amenity, status=status, bbox=parse_bbox(bbox), open_only=open_now, at=at
+    )
     index = city.station_index
-    features = []
-    for row, record in enumerate(catalog.records):
-        if status is not None and record["status"] != status:
-            continue
-        if codes and not set(codes) <= set(record["amenities"]):
-            continue
-        if box is not None and not (
-            box[0] <= record["lon"] <= box[2] and box[1] <= record["lat"] <= box[3]
-        ):
-            continue
-        if open_now and not (record["status"] == "open" and index.is_open_at(row, at)):
-            continue
-        features.append(catalog.feature(row, at=at, out_crs=out_crs))
+    features = [
+        catalog.feature(row, open_now=index.open_now(row, at), out_crs=out_crs) for row in rows
+    ]
     return _json(catalog.collection(features))
 
 
@@ -81,7 +64,7 @@ class NearestQuery(BaseModel):
     k: int = Field(3, ge=1, description="How many stations.")
     amenity: list[str] = Field([], description="Required amenity code; repeat for several.")
     open_now: bool = Field(False, description="Only stations open now.")
-    status: str | None = Field("open", description="Required status; default open.")
+    status: StationStatus | None = Field("open", description="Required status; default open.")
     out_crs: str = Field("wgs84", description="Output coordinates: wgs84, gcj02 or bd09.")
     open_at: str | None = Field(
         None, description="Evaluate opening hours at this local time (ISO 8601); default now."
@@ -129,37 +112,23 @@ def _parse_query(model: type[BaseModel], request: Request, *, lists: tuple[str, 
 )
 async def nearest(request: Request, city: CityDep, settings: SettingsDep) -> Response:
     q = _parse_query(NearestQuery, request, lists=("amenity",))
-    lon, lat, crs, k, amenity, open_now, status, out_crs, open_at = (
+    out_crs = check_out_crs(q.out_crs)
+    found = service.nearest(
+        city,
+        settings,
         q.lon,
         q.lat,
-        q.crs,
-        q.k,
-        q.amenity,
-        q.open_now,
-        q.status,
-        q.out_crs,
-        q.open_at,
-    )
-    if k > settings.nearest_max_k:
-        raise InvalidInput(f"k must be at most {settings.nearest_max_k} (YIZHAN_NEAREST_MAX_K)")
-    out_crs = check_out_crs(out_crs)
-    wlon, wlat = gcrs.to_wgs84(lon, lat, crs=crs)
-    if not gcrs.valid_lonlat(wlon, wlat):
-        raise InvalidInput(f"lon/lat ({lon!r}, {lat!r}) are not valid coordinates in {crs}")
-    at = local_time(open_at)
-    x, y = city.to_metric(wlon, wlat)
-    rows, dists = city.station_index.query_one(
-        float(x),
-        float(y),
-        k=k,
-        amenities=amenity,
-        status=_status(status),
-        open_at=at if open_now else None,
+        crs=q.crs,
+        k=q.k,
+        amenities=q.amenity,
+        status=q.status,
+        open_only=q.open_now,
+        at=q.open_at,
     )
     catalog = _catalog(request)
     features = [
-        catalog.feature(row, at=at, out_crs=out_crs, distance_m=d)
-        for row, d in zip(rows, dists, strict=True)
+        catalog.feature(s.row, open_now=s.open_now, out_crs=out_crs, distance_m=s.distance_m)
+        for s in found
     ]
     return _json(catalog.collection(features))
 
@@ -167,6 +136,7 @@ async def nearest(request: Request, city: CityDep, settings: SettingsDep) -> Res
 @router.get("/{station_id}", summary="One station as a GeoJSON Feature")
 async def get_station(
     request: Request,
+    city: CityDep,
     station_id: str,
     out_crs: OutCrsQ = "wgs84",
     open_at: OpenAtQ = None,
@@ -175,7 +145,8 @@ async def get_station(
     row = catalog.row_of.get(station_id)
     if row is None:
         raise NotFound(f"station_id {station_id!r} does not exist")
-    return _json(catalog.feature(row, at=local_time(open_at), out_crs=check_out_crs(out_crs)))
+    open_now = city.station_index.open_now(row, local_time(open_at))
+    return _json(catalog.feature(row, open_now=open_now, out_crs=check_out_crs(out_crs)))
 
 
 def _json(body: bytes) -> Response:

@@ -1,11 +1,7 @@
-"""Tip intake (durable, idempotent) and the public tip listing (no reporter identity)."""
+"""Tip intake (durable, idempotent, rate limited) and the public tip listing (no reporter)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
-import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -13,14 +9,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CityDep, SettingsDep, StoreDep
-from api.errors import NotFound, TooMany
 from api.geojson import check_out_crs, parse_bbox, public_tip, tip_feature
-from api.planning import parse_when
-from api.store import TipQuery
-from geo import crs as gcrs
-from geo.assign import assign_points
-from geo.errors import InvalidInput, OutsideCity
-from geo.hours import CITY_TZ
+from api.services.intake import TipSubmission, submit_tip
+from api.services.planning import parse_when
+from api.stores import TipQuery
+from geo.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/api/tips", tags=["tips"])
 
@@ -42,33 +35,6 @@ def _categories(city) -> dict[str, str]:
     return dict(zip(city.categories["code"], city.categories["name"], strict=True))
 
 
-def _check(body: TipIn, settings, key: str | None) -> None:
-    text = body.description.strip()
-    if len(text) > settings.description_max_chars:
-        raise InvalidInput(
-            f"description: {len(text)} characters is longer than "
-            f"{settings.description_max_chars} (YIZHAN_DESCRIPTION_MAX_CHARS)"
-        )
-    if len(body.reporter_id) > settings.reporter_id_max_chars:
-        raise InvalidInput(f"reporter_id: longer than {settings.reporter_id_max_chars} characters")
-    if key is not None and not (1 <= len(key) <= settings.idempotency_key_max_chars):
-        raise InvalidInput(
-            f"Idempotency-Key header must be 1 to {settings.idempotency_key_max_chars} characters"
-        )
-
-
-def _rate_limit(request: Request, settings) -> None:
-    limiter = request.app.state.limiter
-    if limiter is None:
-        return
-    client = request.client.host if request.client else "unknown"
-    if not limiter.hit(client):
-        raise TooMany(
-            f"more than {settings.tip_rate_per_minute} tips a minute from this address "
-            "(YIZHAN_TIP_RATE_PER_MINUTE); try again in a minute"
-        )
-
-
 @router.post("", status_code=201, summary="Report a hazard; returns the tip and its assignment")
 def create_tip(
     body: TipIn,
@@ -79,62 +45,21 @@ def create_tip(
     idempotency_key: Annotated[
         str | None, Header(description="Retry with the same key: the tip is stored once.")
     ] = None,
-):
-    _check(body, settings, idempotency_key)
-    categories = _categories(city)
-    if body.category not in categories:
-        raise InvalidInput(f"category: {body.category!r} is not one of {', '.join(categories)}")
-    wlon, wlat = gcrs.to_wgs84(body.lon, body.lat, crs=body.crs)
-    if not gcrs.valid_lonlat(wlon, wlat):
-        raise InvalidInput(
-            f"lon/lat: ({body.lon!r}, {body.lat!r}) are not valid coordinates in {body.crs}"
-        )
-    fingerprint = hashlib.sha256(
-        json.dumps(body.model_dump(), sort_keys=True, ensure_ascii=False).encode()
-    ).hexdigest()
-    if idempotency_key is not None:
-        replayed = store.replay(idempotency_key, fingerprint)
-        if replayed is not None:
-            return _created(replayed, categories, replayed=True)
-    _rate_limit(request, settings)
-    a = assign_points(city, [wlon], [wlat], workers=1).iloc[0]
-    if a["outside_city"] and not a["street_distance_m"] <= settings.tip_max_outside_m:
-        raise OutsideCity(
-            f"lon/lat: ({body.lon!r}, {body.lat!r}) is {a['street_distance_m'] / 1000:.1f} km "
-            f"from the city (YIZHAN_TIP_MAX_OUTSIDE_M={settings.tip_max_outside_m:g})"
-        )
-    now = dt.datetime.now(CITY_TZ).replace(microsecond=0)
-    tip = {
-        "tip_id": f"T{now:%Y%m%d}-{secrets.token_hex(4)}",
-        "reported_at": now.isoformat(),
-        "category": body.category,
-        "description": body.description.strip(),
-        "reporter_id": body.reporter_id,
-        "status": "open",
-        "lon": float(wlon),
-        "lat": float(wlat),
-        "grid_code": a["grid_code"],
-        "subdistrict_code": a["subdistrict_code"],
-        "street_name": a["street_name"],
-        "street_distance_m": _num(a["street_distance_m"]),
-        "nearest_station_id": a["nearest_station_id"],
-        "station_distance_m": _num(a["station_distance_m"]),
-        "outside_city": bool(a["outside_city"]),
-    }
-    stored, created = store.add_tip(tip, idempotency_key=idempotency_key, fingerprint=fingerprint)
-    return _created(stored, categories, replayed=not created)
-
-
-def _created(tip: dict, categories: dict[str, str], *, replayed: bool) -> JSONResponse:
+) -> JSONResponse:
+    intake = submit_tip(
+        city,
+        store,
+        settings,
+        TipSubmission(**body.model_dump()),
+        idempotency_key=idempotency_key,
+        address=request.client.host if request.client else "unknown",
+        limiter=request.app.state.limiter,
+    )
+    tip = intake.tip
     headers = {"Location": f"/api/tips/{tip['tip_id']}"}
-    if replayed:
+    if not intake.created:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(public_tip(tip, categories), status_code=201, headers=headers)
-
-
-def _num(value) -> float | None:
-    value = float(value)
-    return None if value != value else value
+    return JSONResponse(public_tip(tip, _categories(city)), status_code=201, headers=headers)
 
 
 @router.get("", summary="Tips as GeoJSON, filtered and paged; never the reporter")

@@ -266,11 +266,46 @@ def test_tip_by_id_and_404(client):
     assert client.get("/api/tips/nope").status_code == 404
 
 
-def test_rate_limit(tmp_path):
-    with make_client(tmp_path, f"sqlite:///{tmp_path / 'r.db'}", tip_rate_per_minute=2) as c:
+def test_rate_limit_per_reporter_says_when_to_retry(tmp_path):
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    with make_client(tmp_path, db, tip_rate_per_reporter_per_minute=2) as c:
         codes = [c.post("/api/tips", json=TIP).status_code for _ in range(3)]
         assert codes == [201, 201, 429]
-        assert "YIZHAN_TIP_RATE_PER_MINUTE" in c.post("/api/tips", json=TIP).json()["detail"]
+        refused = c.post("/api/tips", json=TIP)
+        assert refused.status_code == 429
+        assert "YIZHAN_TIP_RATE_PER_REPORTER_PER_MINUTE" in refused.json()["detail"]
+        wait = int(refused.headers["retry-after"])
+        assert 1 <= wait <= 60
+        assert f"retry in {wait} s" in refused.json()["detail"]
+        # another rider behind the same address is not held back by the first one's limit
+        other = c.post("/api/tips", json={**TIP, "reporter_id": "r_other"})
+        assert other.status_code == 201
+        assert c.get("/api/tips").json()["numberMatched"] == 3
+
+
+def test_rate_limit_per_address(tmp_path):
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    with make_client(tmp_path, db, tip_rate_per_address_per_minute=3) as c:
+        codes = [
+            c.post("/api/tips", json={**TIP, "reporter_id": f"r{i}"}).status_code for i in range(4)
+        ]
+        assert codes == [201, 201, 201, 429]
+        refused = c.post("/api/tips", json={**TIP, "reporter_id": "r9"})
+        assert "YIZHAN_TIP_RATE_PER_ADDRESS_PER_MINUTE" in refused.json()["detail"]
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        # a retry of a stored tip is answered from the store, not limited
+        key = {"Idempotency-Key": "k-limited"}
+        with make_client(tmp_path / "2", db, tip_rate_per_address_per_minute=1) as d:
+            assert d.post("/api/tips", json=TIP, headers=key).status_code == 201
+            assert d.post("/api/tips", json=TIP, headers=key).status_code == 201
+            assert d.post("/api/tips", json={**TIP, "reporter_id": "x"}).status_code == 429
+
+
+def test_old_rate_setting_name_sets_the_address_limit(monkeypatch):
+    monkeypatch.setenv("YIZHAN_TIP_RATE_PER_MINUTE", "7")
+    assert Settings().tip_rate_per_address_per_minute == 7
+    monkeypatch.setenv("YIZHAN_TIP_RATE_PER_ADDRESS_PER_MINUTE", "9")
+    assert Settings().tip_rate_per_address_per_minute == 9
 
 
 def test_pack_tips_are_imported_once(tmp_path, store_url):

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data import DEMO_DIR
 from geo import crs as gcrs
 from geo.assign import assign_points
-from geo.layers import AMENITIES
+from geo.pack import AMENITIES, demo_folder
+
+DEMO_DIR = demo_folder()
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,6 @@ from geo.coverage import (
     coverage,
     gaps,
     gaps_by_subdistrict,
-    tip_counts,
 )
 from geo.errors import InvalidInput
 from geo.sites import cover_matrix, solve_mclp, solve_min_sites, suggest_sites
@@ -74,22 +73,13 @@ def line(tmp_path_factory):
     return line_city(tmp_path_factory.mktemp("line"))
 
 
-def tips_in(city, per_cell):
-    codes = city.grid["grid_code"].tolist()
-    rows = [
-        {
-            "grid_code": codes[i],
-            "category": "11" if i % 2 else "05",
-            "reported_at": pd.Timestamp("2026-03-01", tz="Asia/Shanghai") + pd.Timedelta(days=i),
-        }
-        for i, n in enumerate(per_cell)
-        for _ in range(n)
-    ]
-    return pd.DataFrame(rows)
+def counts_in(city, per_cell) -> pd.Series:
+    """Tips per grid cell, as the store counts them: ``per_cell`` in grid order."""
+    return pd.Series([float(n) for n in per_cell], index=city.grid["grid_code"].to_numpy())
 
 
 def test_line_of_cells_distances_and_coverage(line):
-    demand = cell_demand(line, tip_counts(tips_in(line, [1, 2, 4, 3, 0, 5])))
+    demand = cell_demand(line, counts_in(line, [1, 2, 4, 3, 0, 5]))
     cov = coverage(line, demand, radius_m=250)
     expected = np.array([0, 1, 2, 2, 1, 0]) * CELL_M  # the closed station X does not count
     assert cov.cells["distance_m"].to_numpy() == pytest.approx(expected, abs=0.5)
@@ -111,19 +101,18 @@ def test_line_of_cells_distances_and_coverage(line):
     assert table["uncovered_cells"].tolist() == [2] and table["name"].tolist() == ["一字街道"]
 
 
-def test_demand_filters_and_blend(line):
-    tips = tips_in(line, [1, 2, 4, 3, 0, 5])
-    only_11 = cell_demand(line, tip_counts(tips, DemandSpec(categories=("11",))))
-    assert only_11.tolist() == [0, 2, 0, 3, 0, 5]
-    march = cell_demand(
-        line, tip_counts(tips, DemandSpec(until=pd.Timestamp("2026-03-03", tz="Asia/Shanghai")))
-    )
-    assert march.tolist() == [1, 2, 0, 0, 0, 0]
-    blend = cell_demand(line, tip_counts(tips), DemandSpec.parse("tips:0.5,households:0.5"))
+def test_demand_blend(line):
+    counts = counts_in(line, [1, 2, 4, 3, 0, 5])
+    assert cell_demand(line, counts).tolist() == [1, 2, 4, 3, 0, 5]
+    blend = cell_demand(line, counts, spec=DemandSpec.parse("tips:0.5,households:0.5"))
     households = np.array([10, 20, 30, 40, 50, 60]) * 15 / 210  # rescaled to the tip total
     assert blend.to_numpy() == pytest.approx(0.5 * np.array([1, 2, 4, 3, 0, 5]) + 0.5 * households)
+    only_households = cell_demand(line, counts, spec=DemandSpec.parse("households"))
+    assert only_households.to_numpy() == pytest.approx(households)
     with pytest.raises(InvalidInput, match="demand: 'cars'"):
         DemandSpec.parse("cars")
+    with pytest.raises(InvalidInput, match="no 'population' column"):
+        cell_demand(line, counts, spec=DemandSpec.parse("population"))
 
 
 def river_city(tmp_path):
@@ -161,7 +150,7 @@ def river_city(tmp_path):
 
 def test_network_distance_goes_over_the_bridge(tmp_path):
     city, south, north, bridge = river_city(tmp_path)
-    demand = cell_demand(city, None, DemandSpec.parse("households")) + 1
+    demand = cell_demand(city, None, spec=DemandSpec.parse("households")) + 1
     straight = coverage(city, demand, radius_m=1000, metric="euclidean")
     network = coverage(city, demand, radius_m=1000, metric="network")
     # the north cell right across from the station (row 1, col 0)
@@ -219,7 +208,7 @@ def test_mclp_matches_brute_force():
 
 
 def test_suggest_on_the_line(line):
-    demand = cell_demand(line, tip_counts(tips_in(line, [1, 2, 4, 3, 0, 5])))
+    demand = cell_demand(line, counts_in(line, [1, 2, 4, 3, 0, 5]))
     cov = coverage(line, demand, radius_m=250)
     s = suggest_sites(line, cov, count=1, min_spacing_m=100)
     # one site between the two uncovered cells (2 and 3) covers both: 7 more demand
@@ -235,7 +224,7 @@ def test_suggest_on_the_line(line):
 
 
 def test_no_open_station_leaves_every_cell_uncovered(line):
-    demand = cell_demand(line, tip_counts(tips_in(line, [1, 0, 0, 0, 0, 2])))
+    demand = cell_demand(line, counts_in(line, [1, 0, 0, 0, 0, 2]))
     for metric in ("euclidean", "network"):
         cov = coverage(line, demand, radius_m=250, metric=metric, stations=[])
         assert not cov.cells["covered"].any()

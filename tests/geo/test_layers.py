@@ -14,7 +14,7 @@ from shapely.geometry import Point, Polygon, box
 
 from geo import crs as gcrs
 from geo.errors import InvalidLayer
-from geo.layers import read_pack
+from geo.pack import read_pack
 
 
 def problems_of(folder):

@@ -9,20 +9,22 @@ from hypothesis import strategies as st
 
 from geo.errors import InvalidInput
 from geo.hours import is_open
-from geo.nearest import StationIndex, nearest_stations
+from geo.nearest import StationIndex
+from geo.stations import nearest_stations
 
 PROBE = (114.0015, 30.5015)
 
 
 def ids(found):
-    return [s.station_id for s in found]
+    return [s.station["station_id"] for s in found]
 
 
 def test_one_metre_further_comes_second(small_city):
     near = nearest_stations(small_city, *PROBE, k=2)
     assert ids(near) == ["S1", "S2"]
     assert [s.distance_m for s in near] == pytest.approx([100.0, 101.0], abs=1e-6)
-    assert near[0].name == "一号驿站" and near[0].amenities == ("rest", "water")
+    assert near[0].station["name"] == "一号驿站"
+    assert near[0].station["amenities"] == ("rest", "water")
 
 
 def test_closed_station_is_skipped_unless_any_status(small_city):
@@ -53,12 +55,14 @@ def test_unknown_amenity_is_refused_by_name(small_city):
 )
 def test_open_at(small_city, when, expected):
     at = dt.datetime.fromisoformat(when)
-    assert ids(nearest_stations(small_city, *PROBE, k=3, open_at=at)) == expected
+    found = nearest_stations(small_city, *PROBE, k=3, open_only=True, at=at)
+    assert ids(found) == expected
+    assert all(s.open_now for s in found)
 
 
 def test_open_at_aware_time_is_converted_to_local(small_city):
     utc = dt.datetime(2026, 6, 1, 14, 30, tzinfo=dt.UTC)  # 22:30 in Shanghai
-    assert ids(nearest_stations(small_city, *PROBE, k=3, open_at=utc)) == ["S2"]
+    assert ids(nearest_stations(small_city, *PROBE, k=3, open_only=True, at=utc)) == ["S2"]
 
 
 def test_many_points_at_once(small_city):
@@ -149,7 +153,7 @@ def test_one_point_search_is_exact(case, k, amenities, status, at):
         for row in range(len(index))
         if (status is None or index.status[row] == status)
         and all(index.has[row, CODES.index(c)] for c in amenities)
-        and (at is None or is_open(index.hours[row], at))
+        and (at is None or is_open(index.hours.hours[index.hours.ids[row]], at))
     ]
     truth = sorted((math.dist(index.xy[row], (qx, qy)), row) for row in qualify)[:k]
     assert len(rows) == len(truth)
@@ -191,27 +195,27 @@ def test_far_points_all_around_a_few_stations():
 
 def test_warm_city_has_the_default_search_built(small_city):
     index = small_city.station_index
-    index._trees.clear()
+    index.clear_cache()
     small_city.warm()
-    assert list(index._trees) == [((), "open")]  # open stations, any amenity: the courier's query
+    assert index.cached_filters == [((), "open")]  # open stations, any amenity: the courier's
     index.prepare(["water"])
-    assert ((("water",), "open")) in index._trees
+    assert (("water",), "open") in index.cached_filters
 
 
 def test_filter_indexes_are_dropped_beyond_their_station_budget(small_city):
     index = small_city.station_index
     budget = index.cache_stations
     try:
-        index._trees.clear()
+        index.clear_cache()
         index.cache_stations = 2  # stations in all
         index.prepare()  # the 3 open stations: over the budget alone, kept as the newest
-        assert list(index._trees) == [((), "open")]
+        assert index.cached_filters == [((), "open")]
         index.prepare(["toilet"])  # 1 station: the older 3 go
-        assert list(index._trees) == [(("toilet",), "open")]
+        assert index.cached_filters == [(("toilet",), "open")]
         index.prepare(["ebike_charging"])
         index.prepare(["ebike_charging"])  # a hit keeps it, and the newest
-        assert (("ebike_charging",), "open") in index._trees
-        assert sum(len(s.rows) for s in index._trees.values()) <= 2
+        assert (("ebike_charging",), "open") in index.cached_filters
+        assert index.cached_stations <= 2
         # answers do not depend on what is cached
         assert ids(nearest_stations(small_city, *PROBE, k=2)) == ["S1", "S2"]
     finally:

@@ -1,0 +1,59 @@
+"""What a data pack holds: its layers, their columns and geometry types, and the code tables
+(amenities, station statuses) every layer is checked against."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+LAYERS = ("stations", "grid", "subdistricts", "streets", "tips")
+REQUIRED_LAYERS = ("stations", "grid", "subdistricts", "streets")
+SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".csv")
+
+AMENITIES: dict[str, str] = {
+    "rest": "休息",
+    "water": "饮水",
+    "toilet": "如厕",
+    "meal_heating": "餐食加热",
+    "phone_charging": "手机充电",
+    "ebike_charging": "电动车充电",
+    "battery_swap": "换电",
+    "reading": "读书阅览",
+    "first_aid": "应急药箱",
+    "cooling_heating": "纳凉取暖",
+    "rain_shelter": "避雨",
+    "wifi": "无线网络",
+}
+StationStatus = Literal["open", "closed", "suspended"]
+STATION_STATUSES: tuple[StationStatus, ...] = get_args(StationStatus)
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "stations": ("station_id", "name", "address", "amenities", "opening_hours", "status"),
+    "grid": ("grid_code", "subdistrict_code"),
+    "subdistricts": ("subdistrict_code", "name"),
+    "streets": ("street_name",),
+    "tips": ("tip_id", "reported_at", "category"),
+}
+OPTIONAL_COLUMNS: dict[str, dict[str, object]] = {
+    "stations": {"operator": "", "phone": "", "last_confirmed": None},
+    "grid": {"name": ""},
+    "subdistricts": {"district": ""},
+    "streets": {"road_class": ""},
+    "tips": {"description": "", "reporter_id": "", "status": "open"},
+}
+GEOMETRY_TYPES: dict[str, tuple[str, ...]] = {
+    "stations": ("Point",),
+    "tips": ("Point",),
+    "grid": ("Polygon", "MultiPolygon"),
+    "subdistricts": ("Polygon", "MultiPolygon"),
+    "streets": ("LineString", "MultiLineString"),
+}
+ID_COLUMN = {
+    "stations": "station_id",
+    "grid": "grid_code",
+    "subdistricts": "subdistrict_code",
+    "streets": "street_name",
+    "tips": "tip_id",
+}
+
+# Overlaps or cells outside their subdistrict smaller than this are rounding slivers, not errors.
+SLIVER_AREA_M2 = 1.0
