@@ -1,6 +1,6 @@
 """Generate the synthetic demo city pack in ``data/demo`` (江城市, a fictional city).
 
-Run from the project root: ``python data/generate_demo.py``. The output is deterministic: every
+Run from the project root: ``python -m data.generator``. The output is deterministic: every
 random draw comes from ``numpy.random.default_rng`` with fixed seeds (one stream per layer),
 nothing depends on set iteration order or the clock, and two runs give byte-identical files.
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,17 +30,15 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString, MultiLineString, MultiPoint, Point, Polygon
 
-if __package__ in (None, ""):  # run as a script: make the project root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from geo.crs import from_wgs84, project, to_wgs84, unproject  # noqa: E402
+from data import DEMO_DIR
+from geo.crs import from_wgs84, project, to_wgs84, unproject
 
 SEED = 20260101
 METRIC_CRS = "EPSG:4547"
 CENTER_LON, CENTER_LAT = 114.15, 30.55
 SCALE = 10_000_000  # lattice units per degree: the GeoJSON coordinates carry 7 decimals
 X0, Y0 = 1_141_500_000, 305_500_000  # lattice origin = CENTER_LON/LAT * SCALE
-OUT_DIR = Path(__file__).resolve().parent / "demo"
+OUT_DIR = DEMO_DIR
 
 CITY_NAME = "江城市（虚构示范城市）"
 RIVER_NAME = "澜江"
