@@ -31,13 +31,24 @@ from scipy.spatial import cKDTree
 from shapely.geometry import LineString, MultiLineString, MultiPoint, Point, Polygon
 
 from data import DEMO_DIR
+from data.generator.frames import (
+    METRIC_CRS,
+    OX,
+    OY,
+    SCALE,
+    X0,
+    Y0,
+    int_coords,
+    lattice_from_local,
+    lattice_scale,
+    local_from_lattice,
+    lonlat_coords,
+    to_lattice,
+    to_local,
+)
 from geo.crs import from_wgs84, project, to_wgs84, unproject
 
 SEED = 20260101
-METRIC_CRS = "EPSG:4547"
-CENTER_LON, CENTER_LAT = 114.15, 30.55
-SCALE = 10_000_000  # lattice units per degree: the GeoJSON coordinates carry 7 decimals
-X0, Y0 = 1_141_500_000, 305_500_000  # lattice origin = CENTER_LON/LAT * SCALE
 OUT_DIR = DEMO_DIR
 
 CITY_NAME = "江城市（虚构示范城市）"
@@ -46,7 +57,6 @@ N_STATIONS = 68
 N_TIPS = 1200
 N_TIPS_OUTSIDE = 3
 
-_OX, _OY = (float(v) for v in project(CENTER_LON, CENTER_LAT, METRIC_CRS))
 _TZ = timezone(timedelta(hours=8))
 
 AMENITIES = [
@@ -69,40 +79,6 @@ CATEGORIES = ["01", "02", "03", "04", "05", "06", "11", "12", "13"]
 _FIRST = "翠青金银玉丹紫碧锦华新福康兴瑞祥和安宁泰明春晓云星月松桂梅兰竹荷柳桃杏枫樟杨育龙凤鹤秀"
 _SECOND = "湖园苑林山岭溪桥港湾塘坡台庄堤洲坪峰泉"
 _NUMERALS = "一二三四五六七八九十"
-
-
-# --------------------------------------------------------------------------------------------
-# Frames: local metres (EPSG:4547 minus the city centre) and the integer WGS84 lattice
-# --------------------------------------------------------------------------------------------
-
-
-def lattice_from_local(xy: np.ndarray) -> np.ndarray:
-    """Local metres (N, 2) to lattice units: (lon * 1e7 - X0, lat * 1e7 - Y0), not rounded."""
-    lon, lat = unproject(xy[:, 0] + _OX, xy[:, 1] + _OY, METRIC_CRS)
-    return np.column_stack([lon * SCALE - X0, lat * SCALE - Y0])
-
-
-def local_from_lattice(xy: np.ndarray) -> np.ndarray:
-    """Lattice units (N, 2) back to local metres."""
-    x, y = project((xy[:, 0] + X0) / SCALE, (xy[:, 1] + Y0) / SCALE, METRIC_CRS)
-    return np.column_stack([x - _OX, y - _OY])
-
-
-def lonlat_coords(xy_int: np.ndarray) -> list[list[float]]:
-    """Integer lattice coordinates to GeoJSON [lon, lat] pairs with 7 decimals."""
-    return [[round((int(x) + X0) / SCALE, 7), round((int(y) + Y0) / SCALE, 7)] for x, y in xy_int]
-
-
-def to_local(geom):
-    return shapely.transform(geom, local_from_lattice)
-
-
-def to_lattice(geom):
-    return shapely.transform(geom, lattice_from_local)
-
-
-def int_coords(geom) -> np.ndarray:
-    return np.rint(shapely.get_coordinates(geom)).astype(np.int64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -414,7 +390,7 @@ def build_cells(rng: np.random.Generator, plan: Plan) -> Grid:
     for i, ring in enumerate(rings):
         for key in ring_keys(ring):
             seg_faces[key].append(i)
-    kx, ky = _lattice_scale()
+    kx, ky = lattice_scale()
     face_adj: dict[tuple[int, int], float] = defaultdict(float)
     for key in sorted(seg_faces):
         owners = seg_faces[key]
@@ -477,15 +453,6 @@ def build_cells(rng: np.random.Generator, plan: Plan) -> Grid:
             adj[(int(min(a, b)), int(max(a, b)))] += length
     polys = to_local(np.array([Polygon(r) for r in cell_rings]))
     return Grid(cell_rings, polys, north[[m[0] for m in members]], dict(adj))
-
-
-def _lattice_scale() -> tuple[float, float]:
-    """Metres per lattice unit in x and y at the city centre."""
-    base = local_from_lattice(np.array([[0.0, 0.0], [1000.0, 0.0], [0.0, 1000.0]]))
-    return (
-        float(np.hypot(*(base[1] - base[0]))) / 1000.0,
-        float(np.hypot(*(base[2] - base[0]))) / 1000.0,
-    )
 
 
 SUBDISTRICT_NAMES = {
@@ -921,7 +888,7 @@ def node_streets(roads: list[Road], trim_m: float = 100.0) -> list[Street]:
     hits = shapely.STRtree(lat).query_nearest(mids, all_matches=False)
     owner = np.empty(len(mids), dtype=np.int64)
     owner[hits[0]] = hits[1]
-    kx, ky = _lattice_scale()
+    kx, ky = lattice_scale()
 
     def merged(segs_a, segs_b) -> list[np.ndarray]:
         ml = MultiLineString([[tuple(a), tuple(b)] for a, b in zip(segs_a, segs_b, strict=True)])
@@ -1773,7 +1740,7 @@ def main(argv: list[str] | None = None) -> None:
     summary = check_pack(out_dir, plan)
 
     lon, lat = unproject(
-        np.array(plan.city.bounds[::2]) + _OX, np.array(plan.city.bounds[1::2]) + _OY, METRIC_CRS
+        np.array(plan.city.bounds[::2]) + OX, np.array(plan.city.bounds[1::2]) + OY, METRIC_CRS
     )
     print(
         f"{CITY_NAME}: {summary['city_area_km2']:.1f} km2, bbox "
