@@ -25,8 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import shapely
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString, MultiLineString, MultiPoint, Point, Polygon
 
@@ -56,6 +54,13 @@ from data.generator.plan import (
     make_plan,
     river_y,
     word_pool,
+)
+from data.generator.topology import (
+    ccw,
+    components,
+    polygon_from_segments,
+    ring_keys,
+    xor_keys,
 )
 from geo.crs import from_wgs84, project, to_wgs84, unproject
 
@@ -112,46 +117,6 @@ def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iters: int = 60
             break
         centres = new
     return labels
-
-
-def seg_key(a, b) -> tuple[int, int, int, int]:
-    a, b = (int(a[0]), int(a[1])), (int(b[0]), int(b[1]))
-    return (a + b) if a <= b else (b + a)
-
-
-def ring_keys(ring: np.ndarray) -> list[tuple[int, int, int, int]]:
-    return [seg_key(ring[i], ring[i + 1]) for i in range(len(ring) - 1)]
-
-
-def ccw(ring: np.ndarray) -> np.ndarray:
-    """Return the closed ring counter-clockwise (RFC 7946 exterior orientation)."""
-    x, y = ring[:, 0].astype(float), ring[:, 1].astype(float)
-    area2 = np.sum(x[:-1] * y[1:] - x[1:] * y[:-1])
-    return ring if area2 > 0 else ring[::-1]
-
-
-def polygon_from_segments(keys: list[tuple[int, int, int, int]]) -> np.ndarray:
-    """Exterior ring (int lattice) of the single polygon that the boundary segments enclose."""
-    lines = [LineString([(k[0], k[1]), (k[2], k[3])]) for k in keys]
-    polys = shapely.get_parts(shapely.polygonize(lines))
-    assert len(polys) == 1 and len(polys[0].interiors) == 0, f"{len(polys)} polygons"
-    return ccw(int_coords(polys[0].exterior))
-
-
-def xor_keys(rings: list[np.ndarray]) -> list[tuple[int, int, int, int]]:
-    count: dict[tuple[int, int, int, int], int] = defaultdict(int)
-    for ring in rings:
-        for key in ring_keys(ring):
-            count[key] += 1
-    return sorted(k for k, c in count.items() if c == 1)
-
-
-def components(n: int, edges: list[tuple[int, int]]) -> np.ndarray:
-    if not edges:
-        return np.arange(n)
-    e = np.array(edges)
-    m = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
-    return connected_components(m, directed=False)[1]
 
 
 def make_contiguous(
