@@ -1,15 +1,7 @@
-"""Generate the synthetic demo city pack in ``data/demo`` (江城市, a fictional city).
+"""The command line: ``python -m data.generator [--out DIR]``, run from the project root.
 
-Run from the project root: ``python -m data.generator``. The output is deterministic: every
-random draw comes from ``numpy.random.default_rng`` with fixed seeds (one stream per layer),
-nothing depends on set iteration order or the clock, and two runs give byte-identical files.
-
-The city is made up -- names, admin codes, phone numbers and reporters are all fictional. It is
-placed near 114.15 E 30.55 N only so that GCJ-02 and the CGCS2000 Gauss-Kruger zone EPSG:4547
-apply. Geometry is designed in EPSG:4547 metres (in a local frame centred on the city). Shared
-boundaries and street crossings are then noded by snap-rounding on the 1e-7 degree WGS84 lattice
-that the GeoJSON coordinates are rounded to, so polygons still tile exactly and streets still meet
-at shared vertices after rounding. The script checks its own output before it finishes.
+Builds the layers in order, each from its own random stream (``default_rng([SEED, k])``), writes
+the pack to DIR (default ``data/demo``), checks what it wrote and prints a summary.
 """
 
 from __future__ import annotations
@@ -20,18 +12,9 @@ import numpy as np
 
 from data import DEMO_DIR
 from data.generator.check import check_pack
-from data.generator.frames import (
-    METRIC_CRS,
-    OX,
-    OY,
-)
+from data.generator.frames import METRIC_CRS, OX, OY
 from data.generator.grid import build_grid
-from data.generator.plan import (
-    CITY_NAME,
-    RIVER_NAME,
-    make_plan,
-    word_pool,
-)
+from data.generator.plan import CITY_NAME, RIVER_NAME, make_plan, word_pool
 from data.generator.stations import N_STATIONS, build_stations
 from data.generator.streets import build_streets
 from data.generator.tips import N_TIPS, build_tips
@@ -40,9 +23,6 @@ from geo.crs import unproject
 
 SEED = 20260101
 OUT_DIR = DEMO_DIR
-
-
-# --------------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> None:
