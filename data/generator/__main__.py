@@ -28,7 +28,9 @@ OUT_DIR = DEMO_DIR
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
-    parser = argparse.ArgumentParser(description="Generate the synthetic demo city data pack.")
+    parser = argparse.ArgumentParser(
+        prog="python -m data.generator", description="Generate the synthetic demo city data pack."
+    )
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder (data/demo)")
     out_dir = parser.parse_args(argv).out
     out_dir.mkdir(parents=True, exist_ok=True)
