@@ -1,10 +1,10 @@
 """The city plan: its names, the outline, the river 澜江 across it, the two centres and density.
 
-Everything here is in local metres (see ``frames``). The outline is irregular and star-shaped,
-about 16 x 14 km; the river crosses it west to east, splitting the north bank (old town) from the
-south bank (new town). ``density`` drives the size of grid cells, street spacing, where stations
-stand and where tips are reported. ``word_pool`` draws the syllables that streets and communities
-are named after.
+Geometry is in local metres (see ``frames``); the outline is also kept on the lattice. The outline
+is irregular and star-shaped, about 16 x 14 km; the river crosses it west to east, splitting the
+north bank (old town) from the south bank (new town). ``density`` drives the size of grid cells,
+street spacing, where stations stand and where tips are reported. ``word_pool`` draws the
+two-character words that streets and communities are named after.
 """
 
 from __future__ import annotations
