@@ -1,4 +1,4 @@
-"""What `pip install .` ships: every package, the demo city and the page assets."""
+"""What `pip install .` ships: every runtime package, the demo city and the page assets."""
 
 import tomllib
 from pathlib import Path
@@ -9,14 +9,20 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
 
 
-def test_every_package_is_shipped():
-    shipped = set(find_packages(ROOT, include=CONFIG["packages"]["find"]["include"]))
+def test_every_runtime_package_is_shipped_but_not_the_generator():
+    find = CONFIG["packages"]["find"]
+    shipped = set(find_packages(ROOT, include=find["include"], exclude=find.get("exclude", ())))
     on_disk = {
         ".".join(p.parent.relative_to(ROOT).parts)
         for top in ("geo", "api", "maps", "data")
         for p in (ROOT / top).rglob("__init__.py")
     }
-    assert on_disk <= shipped
+    generator = {name for name in on_disk if (name + ".").startswith("data.generator.")}
+    assert "data.generator" in generator and "data" in on_disk - generator
+    assert on_disk - generator <= shipped
+    assert not generator & shipped
+    # nor as package data of data, should a manifest or an SCM plugin list its files
+    assert "generator/*" in CONFIG["exclude-package-data"]["data"]
 
 
 def test_page_assets_and_demo_are_package_data():

@@ -81,7 +81,8 @@ def digest(folder: Path) -> dict[str, str]:
 
 def test_generator_reproduces_the_shipped_files(tmp_path):
     result = subprocess.run(
-        [sys.executable, str(ROOT / "data" / "generate_demo.py"), "--out", str(tmp_path)],
+        [sys.executable, "-m", "data.generator", "--out", str(tmp_path)],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,
