@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import json
+from typing import Literal, get_args
 
 from geo import crs as gcrs
 from geo.assign import ASSIGNMENT_COLUMNS
 from geo.city import City
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, check_choice
 from geo.nav import amap_nav_url
 from geo.pack import AMENITIES
 
-OUT_CRS = ("wgs84", "gcj02", "bd09")
+OutCrs = Literal["wgs84", "gcj02", "bd09"]
+OUT_CRS: tuple[OutCrs, ...] = get_args(OutCrs)
 
 
-def check_out_crs(out_crs: str) -> str:
+def check_out_crs(out_crs: str) -> OutCrs:
+    """An output CRS: ``wgs84``, ``gcj02`` or ``bd09`` (any spelling :func:`parse_crs` knows)."""
     name = gcrs.parse_crs(out_crs)
     if name not in OUT_CRS:
         raise InvalidInput(f"out_crs must be one of {', '.join(OUT_CRS)}, got {out_crs!r}")
-    return name
+    return check_choice("out_crs", name, OUT_CRS)
 
 
 def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:

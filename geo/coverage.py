@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from geo.city import City
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, check_choice
 
 Metric = Literal["euclidean", "network"]
 METRICS: tuple[Metric, ...] = get_args(Metric)
@@ -238,10 +238,8 @@ def check_radius(radius_m) -> float:
     return value
 
 
-def check_metric(metric: str) -> str:
-    if metric not in METRICS:
-        raise InvalidInput(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
-    return metric
+def check_metric(metric: object) -> Metric:
+    return check_choice("metric", metric, METRICS)
 
 
 def _summarise(cells: pd.DataFrame) -> dict:

@@ -1,4 +1,11 @@
-"""Domain errors raised by ``geo``: ``api`` maps each to one HTTP status, the CLI to one line."""
+"""Domain errors raised by ``geo`` and the use cases above it: ``api`` maps each to one HTTP
+status, the CLI to one line."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+Choice = TypeVar("Choice", bound=str)
 
 
 class YizhanError(Exception):
@@ -41,3 +48,12 @@ class TooMany(YizhanError):
     def __init__(self, message: str, *, retry_after_s: int):
         super().__init__(message)
         self.retry_after_s = max(int(retry_after_s), 1)
+
+
+def check_choice(name: str, value: object, choices: tuple[Choice, ...]) -> Choice:
+    """``value`` as one of ``choices`` (the arguments of a ``Literal``), or :class:`InvalidInput`
+    naming the argument, the value and the choices."""
+    for choice in choices:
+        if value == choice:
+            return choice
+    raise InvalidInput(f"{name} must be one of {', '.join(choices)}, got {value!r}")

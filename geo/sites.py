@@ -34,7 +34,7 @@ from geo import crs as gcrs
 from geo.assign import assign_points
 from geo.city import City
 from geo.coverage import Coverage
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, check_choice
 
 CandidateKind = Literal["cells", "streets"]
 CANDIDATE_KINDS: tuple[CandidateKind, ...] = get_args(CandidateKind)
@@ -93,7 +93,7 @@ def solve_mclp(
         raise InvalidInput(f"count {count} is more than the {n_c} candidate sites")
     if method == "greedy":
         return _greedy(weights, cover, count=count)
-    _check_choice("method", method, METHODS)
+    method = check_choice("method", method, METHODS)
     agg_weights, agg_cover = aggregate_demand(weights, cover)
     n_d = agg_cover.shape[0]
     c = np.concatenate([np.zeros(n_c), -agg_weights])
@@ -255,18 +255,13 @@ def candidate_points(
         pts = shapely.line_interpolate_point(lines[which], np.minimum(offset, lengths[which]))
         x, y = shapely.get_x(pts), shapely.get_y(pts)
     else:
-        _check_choice("candidates", kind, CANDIDATE_KINDS)
+        check_choice("candidates", kind, CANDIDATE_KINDS)
     sx, sy = city.station_xy
     if len(sx) and min_spacing_m > 0:
         d, _ = cKDTree(np.column_stack([sx, sy])).query(np.column_stack([x, y]))
         keep = d >= min_spacing_m
         x, y = x[keep], y[keep]
     return np.asarray(x, float), np.asarray(y, float)
-
-
-def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise InvalidInput(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
 
 
 def suggest_sites(
@@ -287,8 +282,8 @@ def suggest_sites(
     """
     if (count is None) == (target_share is None):
         raise InvalidInput("give either count or target_share")
-    _check_choice("candidates", candidates, CANDIDATE_KINDS)  # before any work
-    _check_choice("method", method, METHODS)
+    candidates = check_choice("candidates", candidates, CANDIDATE_KINDS)  # before any work
+    method = check_choice("method", method, METHODS)
     cells = cov.cells
     open_demand = (~cells["covered"].to_numpy()) & (cells["demand"].to_numpy() > 0)
     dem_idx = np.flatnonzero(open_demand)

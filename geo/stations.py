@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from geo import crs as gcrs
 from geo.city import City, StationRecord
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, check_choice
 from geo.hours import local_time
 from geo.pack import STATION_STATUSES, StationStatus
 
@@ -27,12 +27,7 @@ class NearestStation:
 
 def check_status(status: str | None) -> StationStatus | None:
     """A station status filter: one of ``open``, ``closed``, ``suspended``, or None for any."""
-    if status is None:
-        return None
-    for known in STATION_STATUSES:
-        if status == known:
-            return known
-    raise InvalidInput(f"status must be one of {', '.join(STATION_STATUSES)}, got {status!r}")
+    return None if status is None else check_choice("status", status, STATION_STATUSES)
 
 
 def nearest_stations(
