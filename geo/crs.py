@@ -12,10 +12,13 @@ inverses are computed by fixed-point iteration until the forward transform repro
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
 from types import SimpleNamespace
+from typing import Protocol, TypeVar, overload
 
 import numpy as np
+import numpy.typing as npt
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
@@ -34,9 +37,29 @@ _EE = 0.00669342162296594323  # its first eccentricity squared
 _X_PI = np.pi * 3000.0 / 180.0
 _INVERSE_TOL_DEG = 1e-10
 _INVERSE_MAX_ITER = 30
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+# a coordinate value of the offset formulas: one point (float) or many (an array)
+_V = TypeVar("_V", float, FloatArray)
+
+
+class _Maths(Protocol[_V]):
+    """The functions the offset formulas use, under the math module's names."""
+
+    @property
+    def pi(self) -> float: ...
+    def sin(self, x: _V, /) -> _V: ...
+    def cos(self, x: _V, /) -> _V: ...
+    def sqrt(self, x: _V, /) -> _V: ...
+    def fabs(self, x: _V, /) -> _V: ...
+    def hypot(self, x: _V, y: _V, /) -> _V: ...
+    def atan2(self, y: _V, x: _V, /) -> _V: ...
+
+
 # The offset formulas are written once against this small namespace: numpy for arrays, the math
 # module for one point (a single GCJ-02 inverse costs ~5 us with math, ~250 us through numpy).
-_NP = SimpleNamespace(
+_NP: _Maths[FloatArray] = SimpleNamespace(
     sin=np.sin, cos=np.cos, sqrt=np.sqrt, fabs=np.fabs, hypot=np.hypot, atan2=np.arctan2, pi=np.pi
 )
 
@@ -68,7 +91,15 @@ def parse_crs(crs: str) -> str:
     raise UnknownCRS(f"crs must be wgs84, gcj02, bd09 or EPSG:<code>, got {crs!r}")
 
 
-def to_wgs84(lon, lat, *, crs: str):
+@overload
+def to_wgs84(lon: float, lat: float, *, crs: str) -> tuple[float, float]: ...
+@overload
+def to_wgs84(
+    lon: npt.ArrayLike, lat: npt.ArrayLike, *, crs: str
+) -> tuple[FloatArray, FloatArray]: ...
+def to_wgs84(
+    lon: npt.ArrayLike, lat: npt.ArrayLike, *, crs: str
+) -> tuple[float, float] | tuple[FloatArray, FloatArray]:
     """Convert coordinates in ``crs`` to WGS84 longitude and latitude.
 
     Parameters
@@ -90,8 +121,10 @@ def to_wgs84(lon, lat, *, crs: str):
         if name in (GCJ02, BD09):
             return _scalar_to_wgs84(lon, lat, name)
     if name in (GCJ02, BD09) and np.ndim(lon) == 0 and np.ndim(lat) == 0:
-        return _scalar_to_wgs84(float(lon), float(lat), name)
+        # a scalar of another type (int, numpy scalar, 0-d array), which float() takes
+        return _scalar_to_wgs84(float(lon), float(lat), name)  # type: ignore[arg-type]
     x, y, scalar = _as_arrays(lon, lat)
+    out: tuple[FloatArray, FloatArray]
     if name == WGS84:
         out = (x.copy(), y.copy())
     elif name == GCJ02:
@@ -103,12 +136,22 @@ def to_wgs84(lon, lat, *, crs: str):
     return _ret(out, scalar)
 
 
-def from_wgs84(lon, lat, *, crs: str):
+@overload
+def from_wgs84(lon: float, lat: float, *, crs: str) -> tuple[float, float]: ...
+@overload
+def from_wgs84(
+    lon: npt.ArrayLike, lat: npt.ArrayLike, *, crs: str
+) -> tuple[FloatArray, FloatArray]: ...
+def from_wgs84(
+    lon: npt.ArrayLike, lat: npt.ArrayLike, *, crs: str
+) -> tuple[float, float] | tuple[FloatArray, FloatArray]:
     """Convert WGS84 longitude and latitude to ``crs`` (the inverse of :func:`to_wgs84`)."""
     name = parse_crs(crs)
     if name in (GCJ02, BD09) and np.ndim(lon) == 0 and np.ndim(lat) == 0:
-        return _scalar_from_wgs84(float(lon), float(lat), name)
+        # a scalar of another type (int, numpy scalar, 0-d array), which float() takes
+        return _scalar_from_wgs84(float(lon), float(lat), name)  # type: ignore[arg-type]
     x, y, scalar = _as_arrays(lon, lat)
+    out: tuple[FloatArray, FloatArray]
     if name == WGS84:
         out = (x.copy(), y.copy())
     elif name == GCJ02:
@@ -120,24 +163,28 @@ def from_wgs84(lon, lat, *, crs: str):
     return _ret(out, scalar)
 
 
-def valid_lonlat(lon, lat) -> np.ndarray:
+@overload
+def valid_lonlat(lon: float, lat: float) -> bool | np.bool_: ...
+@overload
+def valid_lonlat(lon: npt.ArrayLike, lat: npt.ArrayLike) -> BoolArray: ...
+def valid_lonlat(lon: npt.ArrayLike, lat: npt.ArrayLike) -> bool | np.bool_ | BoolArray:
     """True where lon/lat are finite and within [-180, 180] x [-90, 90]."""
     if type(lon) is float and type(lat) is float:
         return math.isfinite(lon) and math.isfinite(lat) and abs(lon) <= 180 and abs(lat) <= 90
-    lon = np.asarray(lon, dtype=float)
-    lat = np.asarray(lat, dtype=float)
+    x: FloatArray = np.asarray(lon, dtype=float)
+    y: FloatArray = np.asarray(lat, dtype=float)
     with np.errstate(invalid="ignore"):
-        return np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+        return np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90)
 
 
-def in_china(lon, lat) -> np.ndarray:
+def in_china(lon: npt.ArrayLike, lat: npt.ArrayLike) -> BoolArray:
     """True where GCJ-02 applies: the conventional China bounding box, point by point."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
     return (lon >= 72.004) & (lon <= 137.8347) & (lat >= 0.8293) & (lat <= 55.8271)
 
 
-def wgs84_to_gcj02(lon, lat):
+def wgs84_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Forward GCJ-02 obfuscation; points outside China are returned unchanged."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
@@ -146,12 +193,12 @@ def wgs84_to_gcj02(lon, lat):
     return np.where(inside, lon + dlon, lon), np.where(inside, lat + dlat, lat)
 
 
-def gcj02_to_wgs84(lon, lat):
+def gcj02_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Exact GCJ-02 inverse by fixed-point iteration (error below 1e-10 degree)."""
     return _invert(wgs84_to_gcj02, lon, lat)
 
 
-def gcj02_to_bd09(lon, lat):
+def gcj02_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Baidu's BD-09 offset of GCJ-02; points outside China are returned unchanged."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
@@ -160,7 +207,7 @@ def gcj02_to_bd09(lon, lat):
     return np.where(inside, blon, lon), np.where(inside, blat, lat)
 
 
-def bd09_to_gcj02(lon, lat):
+def bd09_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Exact BD-09 inverse by fixed-point iteration."""
     return _invert(gcj02_to_bd09, lon, lat)
 
@@ -179,18 +226,20 @@ def gauss_kruger_epsg(lon_center: float) -> int:
     return 4534 + (central_meridian - 75) // 3
 
 
-def metric_crs_for(lon, lat=None, *, override: str | None = None) -> str:
+def metric_crs_for(
+    lon: npt.ArrayLike, lat: npt.ArrayLike | None = None, *, override: str | None = None
+) -> str:
     """Choose the city's metric CRS from its coordinates (median longitude), or the override."""
     if override:
         name = parse_crs(override)
         if not name.startswith("EPSG:") or not CRS.from_user_input(name).is_projected:
             raise UnknownCRS(f"metric_crs must be a projected EPSG code, got {override!r}")
         return name
-    lon = np.asarray(lon, dtype=float)
-    lon = lon[np.isfinite(lon)]
-    if lon.size == 0:
+    x: FloatArray = np.asarray(lon, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
         raise UnknownCRS("cannot choose a metric CRS: no coordinates")
-    return f"EPSG:{gauss_kruger_epsg(float(np.median(lon)))}"
+    return f"EPSG:{gauss_kruger_epsg(float(np.median(x)))}"
 
 
 def is_projected(name: str) -> bool:
@@ -198,7 +247,15 @@ def is_projected(name: str) -> bool:
     return name.startswith("EPSG:") and CRS.from_user_input(name).is_projected
 
 
-def project(lon, lat, metric_crs: str):
+@overload
+def project(lon: float, lat: float, metric_crs: str) -> tuple[float, float]: ...
+@overload
+def project(
+    lon: npt.ArrayLike, lat: npt.ArrayLike, metric_crs: str
+) -> tuple[FloatArray, FloatArray]: ...
+def project(
+    lon: npt.ArrayLike, lat: npt.ArrayLike, metric_crs: str
+) -> tuple[float, float] | tuple[FloatArray, FloatArray]:
     """WGS84 lon/lat to easting/northing in metres in ``metric_crs``."""
     if type(lon) is float and type(lat) is float:
         return _transformer("EPSG:4326", metric_crs).transform(lon, lat)
@@ -208,7 +265,7 @@ def project(lon, lat, metric_crs: str):
     return np.asarray(x), np.asarray(y)
 
 
-def unproject(x, y, metric_crs: str):
+def unproject(x: npt.ArrayLike, y: npt.ArrayLike, metric_crs: str) -> tuple[FloatArray, FloatArray]:
     """Easting/northing in ``metric_crs`` back to WGS84 lon/lat."""
     lon, lat = _transformer(metric_crs, "EPSG:4326").transform(
         np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -221,7 +278,7 @@ def _transformer(src: str, dst: str) -> Transformer:
     return Transformer.from_crs(src, dst, always_xy=True)
 
 
-def _gcj_offset(lon, lat, m):
+def _gcj_offset(lon: _V, lat: _V, m: _Maths[_V]) -> tuple[_V, _V]:
     """GCJ-02 offset in degrees at WGS84 ``lon``, ``lat``; ``m`` is numpy or math."""
     x = lon - 105.0
     y = lat - 35.0
@@ -243,7 +300,7 @@ def _gcj_offset(lon, lat, m):
     return dlon, dlat
 
 
-def _bd_offset(lon, lat, m):
+def _bd_offset(lon: _V, lat: _V, m: _Maths[_V]) -> tuple[_V, _V]:
     """BD-09 coordinates of GCJ-02 ``lon``, ``lat``; ``m`` is numpy or math."""
     z = m.hypot(lon, lat) + 0.00002 * m.sin(lat * _X_PI)
     theta = m.atan2(lat, lon) + 0.000003 * m.cos(lon * _X_PI)
@@ -282,7 +339,9 @@ def _scalar_to_wgs84(lon: float, lat: float, name: str) -> tuple[float, float]:
     return _invert_scalar(_gcj_scalar, lon, lat)
 
 
-def _invert_scalar(forward, lon: float, lat: float) -> tuple[float, float]:
+def _invert_scalar(
+    forward: Callable[[float, float], tuple[float, float]], lon: float, lat: float
+) -> tuple[float, float]:
     wlon, wlat = lon, lat
     for _ in range(_INVERSE_MAX_ITER):
         flon, flat = forward(wlon, wlat)
@@ -293,7 +352,11 @@ def _invert_scalar(forward, lon: float, lat: float) -> tuple[float, float]:
     return wlon, wlat
 
 
-def _invert(forward, lon, lat):
+def _invert(
+    forward: Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]],
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+) -> tuple[FloatArray, FloatArray]:
     """Solve forward(w) = (lon, lat) for w; the offsets vary slowly, so w += target - f(w)."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
@@ -309,7 +372,7 @@ def _invert(forward, lon, lat):
     return wlon, wlat
 
 
-def _as_arrays(lon, lat):
+def _as_arrays(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray, bool]:
     scalar = np.ndim(lon) == 0 and np.ndim(lat) == 0
     x = np.atleast_1d(np.asarray(lon, dtype=float))
     y = np.atleast_1d(np.asarray(lat, dtype=float))
@@ -318,7 +381,9 @@ def _as_arrays(lon, lat):
     return x, y, scalar
 
 
-def _ret(out, scalar):
+def _ret(
+    out: tuple[npt.ArrayLike, npt.ArrayLike], scalar: bool
+) -> tuple[float, float] | tuple[FloatArray, FloatArray]:
     x, y = np.asarray(out[0], dtype=float), np.asarray(out[1], dtype=float)
     if scalar:
         return float(x[0]), float(y[0])
