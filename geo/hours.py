@@ -33,7 +33,8 @@ def parse_hours(text: str) -> oh.OpeningHours:
         raise InvalidInput(f"opening_hours must be a non-empty string, got {text!r}")
     try:
         return oh.OpeningHours(text.strip())
-    except (oh.ParserError, SyntaxError, ValueError) as exc:
+    # ParserError is missing from the stubs opening-hours-py ships
+    except (oh.ParserError, SyntaxError, ValueError) as exc:  # type: ignore[attr-defined]
         first = str(exc).strip().splitlines()[-1].strip(" =") if str(exc).strip() else ""
         raise InvalidInput(f"opening_hours {text!r} does not parse ({first})") from None
 
@@ -60,7 +61,7 @@ def local_time(at: dt.datetime | str | None = None, *, tz: ZoneInfo = CITY_TZ) -
     return at
 
 
-_NOW: tuple[int, ZoneInfo | None, dt.datetime | None] = (0, None, None)
+_NOW: tuple[int, ZoneInfo | None, dt.datetime] = (0, None, dt.datetime.min)  # (second, tz, now)
 
 
 def _now(tz: ZoneInfo) -> dt.datetime:
