@@ -18,6 +18,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,9 @@ from scipy.spatial import cKDTree
 from geo.buckets import BucketGrid, RowFilter
 from geo.errors import InvalidInput
 from geo.hours import HoursTable
+
+if TYPE_CHECKING:
+    from geo.pack.schema import StationStatus
 
 # The fine grid's buckets hold about this many stations on average over the bounding box, and a
 # point is searched there up to _FINE_REACH buckets each way from its own bucket. A point it does
@@ -40,6 +44,8 @@ _REACH = 16
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+# a search filter: the sorted amenity codes and the status (None: any)
+Filter = tuple[tuple[str, ...], "StationStatus | None"]
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,7 @@ class StationIndex:
         self.hours = HoursTable(opening_hours)
         # per filter: KD-tree and bucket grids (~270 bytes a station), least recently used first;
         # kept while they hold at most cache_stations stations in all (the newest always)
-        self._subsets: OrderedDict[tuple[tuple[str, ...], str | None], _Subset] = OrderedDict()
+        self._subsets: OrderedDict[Filter, _Subset] = OrderedDict()
         self.cache_stations = cache_stations
         self._lock = threading.Lock()
 
@@ -108,12 +114,14 @@ class StationIndex:
             codes.append(code)
         return tuple(sorted(set(codes)))
 
-    def prepare(self, amenities: Iterable[str] | None = None, status: str | None = "open") -> None:
+    def prepare(
+        self, *, amenities: Iterable[str] | None = None, status: StationStatus | None = "open"
+    ) -> None:
         """Build the search structures for one filter now rather than on its first query."""
         self._subset(self.check_amenities(amenities), status)
 
     @property
-    def cached_filters(self) -> list[tuple[tuple[str, ...], str | None]]:
+    def cached_filters(self) -> list[Filter]:
         """The ``(amenities, status)`` filters with search structures built, oldest first."""
         with self._lock:
             return list(self._subsets)
@@ -141,7 +149,7 @@ class StationIndex:
         *,
         k: int = 3,
         amenities: Iterable[str] | None = None,
-        status: str | None = "open",
+        status: StationStatus | None = "open",
         open_at: dt.datetime | None = None,
     ) -> Nearest:
         """The ``k`` nearest qualifying stations to metric points ``x``, ``y``.
@@ -154,7 +162,7 @@ class StationIndex:
             How many stations per point.
         amenities : iterable of str, optional
             Stations must have all of these.
-        status : str or None
+        status : {"open", "closed", "suspended"} or None
             Required station status (``open`` by default); ``None`` for any.
         open_at : datetime, optional
             Naive local time at which the stations' hours must be open.
@@ -162,8 +170,8 @@ class StationIndex:
         _check_k(k)
         if np.ndim(x) == 0 and np.ndim(y) == 0:
             rows, dists = self.query_one(
-                float(x),  # type: ignore[arg-type]
-                float(y),  # type: ignore[arg-type]
+                float(x),
+                float(y),
                 k=k,
                 amenities=amenities,
                 status=status,
@@ -212,7 +220,7 @@ class StationIndex:
         *,
         k: int = 3,
         amenities: Iterable[str] | None = None,
-        status: str | None = "open",
+        status: StationStatus | None = "open",
         open_at: dt.datetime | None = None,
     ) -> tuple[list[int], list[float]]:
         """:meth:`query` for one point: the rows and distances of at most ``k`` stations.
@@ -259,7 +267,7 @@ class StationIndex:
                 return [row for _, row in found], [math.sqrt(d2) for d2, _ in found]
             kk = min(m, kk * 4)
 
-    def _subset(self, amenities: tuple[str, ...], status: str | None) -> _Subset:
+    def _subset(self, amenities: tuple[str, ...], status: StationStatus | None) -> _Subset:
         key = (amenities, status)
         with self._lock:
             hit = self._subsets.get(key)

@@ -198,7 +198,7 @@ def test_warm_city_has_the_default_search_built(small_city):
     index.clear_cache()
     small_city.warm()
     assert index.cached_filters == [((), "open")]  # open stations, any amenity: the courier's
-    index.prepare(["water"])
+    index.prepare(amenities=["water"])
     assert (("water",), "open") in index.cached_filters
 
 
@@ -210,10 +210,10 @@ def test_filter_indexes_are_dropped_beyond_their_station_budget(small_city):
         index.cache_stations = 2  # stations in all
         index.prepare()  # the 3 open stations: over the budget alone, kept as the newest
         assert index.cached_filters == [((), "open")]
-        index.prepare(["toilet"])  # 1 station: the older 3 go
+        index.prepare(amenities=["toilet"])  # 1 station: the older 3 go
         assert index.cached_filters == [(("toilet",), "open")]
-        index.prepare(["ebike_charging"])
-        index.prepare(["ebike_charging"])  # a hit keeps it, and the newest
+        index.prepare(amenities=["ebike_charging"])
+        index.prepare(amenities=["ebike_charging"])  # a hit keeps it, and the newest
         assert (("ebike_charging",), "open") in index.cached_filters
         assert index.cached_stations <= 2
         # answers do not depend on what is cached
