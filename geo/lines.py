@@ -13,29 +13,42 @@ point on long streets (measured in ``benchmarks/assign.py``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import shapely
 from scipy.spatial import cKDTree
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+GeometryArray = npt.NDArray[np.object_]  # shapely geometries
 
 
 @dataclass(frozen=True)
 class LineIndex:
     """Segments of lines in a metric CRS, with a KD-tree on their midpoints."""
 
-    ax: np.ndarray
-    ay: np.ndarray
-    dx: np.ndarray
-    dy: np.ndarray
-    len2: np.ndarray
-    line: np.ndarray  # the line index of each segment
+    ax: FloatArray  # each segment's start
+    ay: FloatArray
+    dx: FloatArray  # end minus start
+    dy: FloatArray
+    len2: FloatArray  # squared length
+    line: IntArray  # the line index of each segment
     tree: cKDTree
     max_segment_m: float
-    lines: np.ndarray  # the metric line geometries, for the exact fallback
+    lines: GeometryArray  # the metric line geometries, for the exact fallback
     line_tree: shapely.STRtree
 
-    def nearest(self, x, y, *, k: tuple[int, ...] = (8, 32, 128), workers: int = 1):
+    def nearest(
+        self,
+        x: npt.ArrayLike,
+        y: npt.ArrayLike,
+        *,
+        k: tuple[int, ...] = (8, 32, 128),
+        workers: int = 1,
+    ) -> tuple[IntArray, FloatArray]:
         """Nearest line index and distance (metres) for each point; -1 and NaN for NaN input.
 
         ``k`` lists the numbers of midpoints tried in turn for the points not yet proven; the
@@ -44,11 +57,20 @@ class LineIndex:
         """
         return self._nearest(x, y, k=k, workers=workers, by_line=True)
 
-    def nearest_segment(self, x, y, *, k: tuple[int, ...] = (8, 32, 128), workers: int = 1):
+    def nearest_segment(
+        self,
+        x: npt.ArrayLike,
+        y: npt.ArrayLike,
+        *,
+        k: tuple[int, ...] = (8, 32, 128),
+        workers: int = 1,
+    ) -> tuple[IntArray, FloatArray]:
         """Nearest segment index and distance for each point (ties: lowest segment index)."""
         return self._nearest(x, y, k=k, workers=workers, by_line=False)
 
-    def _nearest(self, x, y, *, k, workers, by_line):
+    def _nearest(
+        self, x: npt.ArrayLike, y: npt.ArrayLike, *, k: tuple[int, ...], workers: int, by_line: bool
+    ) -> tuple[IntArray, FloatArray]:
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
         idx = np.full(x.shape, -1, dtype=np.int64)
@@ -75,7 +97,9 @@ class LineIndex:
             idx[part], dist[part] = self._pick(x[part], y[part], cand, by_line)
         return idx, dist
 
-    def _pick(self, px, py, cand, by_line):
+    def _pick(
+        self, px: FloatArray, py: FloatArray, cand: IntArray, by_line: bool
+    ) -> tuple[IntArray, FloatArray]:
         """The best candidate per row: its line (or segment) index and exact distance."""
         d = self._segment_distance(px[:, None], py[:, None], cand)
         best = d.min(axis=1)
@@ -83,7 +107,7 @@ class LineIndex:
         big = np.iinfo(np.int64).max
         return np.where(d <= best[:, None], ids, big).min(axis=1), best
 
-    def exact(self, x, y):
+    def exact(self, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[IntArray, FloatArray]:
         """Nearest line by shapely's STRtree alone (lowest index on ties)."""
         points = shapely.points(x, y)
         (pt, ln), d = self.line_tree.query_nearest(points, return_distance=True, all_matches=True)
@@ -91,7 +115,7 @@ class LineIndex:
         first = np.unique(pt[order], return_index=True)[1]
         return ln[order][first].astype(np.int64), d[order][first]
 
-    def _segment_distance(self, px, py, seg):
+    def _segment_distance(self, px: FloatArray, py: FloatArray, seg: IntArray) -> FloatArray:
         ax, ay, dx, dy, len2 = (
             self.ax[seg],
             self.ay[seg],
@@ -105,7 +129,9 @@ class LineIndex:
         return np.hypot(ax + t * dx - px, ay + t * dy - py)
 
 
-def build_line_index(lines, *, max_segment_m: float = 25.0) -> LineIndex:
+def build_line_index(
+    lines: Sequence[shapely.Geometry] | GeometryArray, *, max_segment_m: float = 25.0
+) -> LineIndex:
     """Index ``lines`` (LineString/MultiLineString in a metric CRS) for nearest queries."""
     lines = np.asarray(lines, dtype=object)
     parts, part_line = shapely.get_parts(lines, return_index=True)

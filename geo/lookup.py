@@ -14,9 +14,11 @@ Boundaries are part of the cells (``intersects``), so a point on the city's oute
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import shapely
 from scipy import ndimage
 
@@ -24,14 +26,18 @@ OUTSIDE = -1
 AMBIGUOUS = -2
 _METRES_PER_DEGREE = 111_320.0
 
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+GeometryArray = npt.NDArray[np.object_]  # shapely geometries
+
 
 @dataclass(frozen=True)
 class GridLookup:
     """A raster lookup over polygons in lon/lat; build it with :func:`build_grid_lookup`."""
 
-    polygons: np.ndarray  # shapely geometries, in lookup order
+    polygons: GeometryArray  # in lookup order
     tree: shapely.STRtree
-    raster: np.ndarray  # int32 (rows, cols)
+    raster: npt.NDArray[np.int32]  # (rows, cols)
     lon0: float
     lat0: float
     dlon: float
@@ -45,7 +51,7 @@ class GridLookup:
         """Share of pixels answered without the exact query (inside or outside)."""
         return float(np.mean(self.raster != AMBIGUOUS))
 
-    def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    def locate(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> IntArray:
         """Index of the polygon covering each point, ``OUTSIDE`` (-1) if none; NaN is outside."""
         lon = np.asarray(lon, dtype=float)
         lat = np.asarray(lat, dtype=float)
@@ -61,13 +67,16 @@ class GridLookup:
             out[todo] = self.exact(lon[todo], lat[todo])
         return out
 
-    def exact(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    def exact(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> IntArray:
         """The STRtree answer alone (lowest index among covering polygons)."""
         return locate_exact(self.tree, np.asarray(lon, float), np.asarray(lat, float))
 
 
 def build_grid_lookup(
-    polygons, *, pixel_m: float = 10.0, max_pixels: int = 40_000_000
+    polygons: Sequence[shapely.Geometry] | GeometryArray,
+    *,
+    pixel_m: float = 10.0,
+    max_pixels: int = 40_000_000,
 ) -> GridLookup:
     """Build the raster lookup for ``polygons`` (lon/lat).
 
@@ -131,7 +140,7 @@ def build_grid_lookup(
     return GridLookup(polygons, tree, raster, float(lon0), float(lat0), float(dlon), float(dlat))
 
 
-def locate_exact(tree: shapely.STRtree, lon, lat) -> np.ndarray:
+def locate_exact(tree: shapely.STRtree, lon: npt.ArrayLike, lat: npt.ArrayLike) -> IntArray:
     """Index of the lowest-index polygon in `tree` covering each point, OUTSIDE (-1) if none."""
     points = shapely.points(lon, lat)
     hits_pt, hits_poly = tree.query(points, predicate="intersects")
@@ -144,7 +153,7 @@ def locate_exact(tree: shapely.STRtree, lon, lat) -> np.ndarray:
     return out
 
 
-def _ring_coordinates(polygons):
+def _ring_coordinates(polygons: GeometryArray) -> tuple[FloatArray, IntArray]:
     """All ring vertices with a ring id, so segments never join two rings."""
     rings = shapely.get_rings(shapely.get_parts(polygons))
     coords, ring_ids = shapely.get_coordinates(rings, return_index=True)

@@ -14,10 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from geo.lines import LineIndex
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -25,17 +29,17 @@ class StreetNetwork:
     """The street graph in a metric CRS."""
 
     lines: LineIndex
-    start: np.ndarray  # node id of each segment's start
-    end: np.ndarray  # node id of each segment's end
-    length: np.ndarray  # each segment's length, metres
+    start: IntArray  # node id of each segment's start
+    end: IntArray  # node id of each segment's end
+    length: FloatArray  # each segment's length, metres
     node_count: int
 
     @property
     def component_count(self) -> int:
-        graph = self._graph(np.empty(0), np.empty(0), np.empty(0), 0)
+        graph = self._graph(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), 0)
         return int(connected_components(graph, directed=False)[0])
 
-    def attach(self, x, y):
+    def attach(self, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[IntArray, FloatArray, FloatArray]:
         """Segment, position along it (0..1) and access distance for each point."""
         x = np.asarray(x, float)
         y = np.asarray(y, float)
@@ -45,7 +49,9 @@ class StreetNetwork:
             t = ((x - li.ax[seg]) * li.dx[seg] + (y - li.ay[seg]) * li.dy[seg]) / li.len2[seg]
         return seg, np.clip(np.nan_to_num(t), 0.0, 1.0), dist
 
-    def nearest_source(self, sources_xy, targets_xy, *, limit_m: float = np.inf):
+    def nearest_source(
+        self, sources_xy: npt.ArrayLike, targets_xy: npt.ArrayLike, *, limit_m: float = np.inf
+    ) -> tuple[FloatArray, IntArray]:
         """For every target, the network distance to its nearest source, and which source.
 
         Parameters
@@ -78,7 +84,14 @@ class StreetNetwork:
         source[found] = origin[dst_nodes[found]] - src_nodes[0]
         return d, source
 
-    def within(self, sources_xy, targets_xy, *, radius_m: float, chunk: int = 64):
+    def within(
+        self,
+        sources_xy: npt.ArrayLike,
+        targets_xy: npt.ArrayLike,
+        *,
+        radius_m: float,
+        chunk: int = 64,
+    ) -> tuple[IntArray, IntArray, FloatArray]:
         """Pairs (source, target, distance) with network distance at most ``radius_m``."""
         sources_xy = np.asarray(sources_xy, float).reshape(-1, 2)
         targets_xy = np.asarray(targets_xy, float).reshape(-1, 2)
@@ -96,7 +109,9 @@ class StreetNetwork:
             return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
         return np.concatenate(out_s), np.concatenate(out_t), np.concatenate(out_d)
 
-    def _augmented(self, sources_xy, targets_xy):
+    def _augmented(
+        self, sources_xy: FloatArray, targets_xy: FloatArray
+    ) -> tuple[sparse.csr_matrix, IntArray, IntArray]:
         """The graph plus one node per source (edges out) and per target (edges in)."""
         n, ns, nt = self.node_count, len(sources_xy), len(targets_xy)
         s_seg, s_t, s_off = self.attach(sources_xy[:, 0], sources_xy[:, 1])
@@ -131,7 +146,9 @@ class StreetNetwork:
             dst_nodes,
         )
 
-    def _graph(self, rows, cols, weights, extra: int):
+    def _graph(
+        self, rows: IntArray, cols: IntArray, weights: FloatArray, extra: int
+    ) -> sparse.csr_matrix:
         size = self.node_count + extra
         # tiny positive weights: csgraph drops explicit zeros from sparse input
         w = np.maximum(np.concatenate([self.length, self.length, weights]), 1e-9)
