@@ -9,6 +9,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 
@@ -16,6 +17,9 @@ from geo.errors import InvalidInput
 from geo.hours import CITY_TZ, parse_hours
 from geo.pack.readers import Problems
 from geo.pack.schema import AMENITIES, STATION_STATUSES
+
+FloatArray = npt.NDArray[np.float64]
+GeometryArray = npt.NDArray[np.object_]  # shapely geometries
 
 
 def check_ids(
@@ -90,7 +94,7 @@ def check_grid(
     sub_geoms = subdistricts.geometry.array
     own = sub_geoms[sub_index.get_indexer(subs)]
 
-    def area_m2(geoms) -> np.ndarray:
+    def area_m2(geoms: GeometryArray) -> FloatArray:
         return np.asarray(gpd.GeoSeries(geoms, crs=4326).to_crs(metric_crs).area)
 
     # cells overlapping each other
@@ -98,7 +102,9 @@ def check_grid(
     left, right = tree.query(cells, predicate="overlaps")
     keep = left < right
     left, right = left[keep], right[keep]
-    areas = area_m2(shapely.intersection(cells[left], cells[right])) if left.size else []
+    areas: FloatArray | list[float] = (
+        area_m2(shapely.intersection(cells[left], cells[right])) if left.size else []
+    )
     for i, j, area in zip(left, right, areas, strict=True):
         if area > sliver_area_m2:
             problems.add(
@@ -121,7 +127,7 @@ def check_grid(
     if outside_rows.size:
         outside_areas = area_m2(shapely.difference(cells[outside_rows], own[outside_rows]))
         cell_areas = area_m2(cells[outside_rows])
-    for k, row in enumerate(outside_rows):
+    for k, row in enumerate(outside_rows.tolist()):
         outside = float(outside_areas[k])
         if outside <= sliver_area_m2:
             continue
@@ -153,7 +159,7 @@ def check_stations(
     check_ids(frame, path, "station_id", problems)
     ids = frame["station_id"].to_numpy(str)
 
-    def where(row):
+    def where(row: int) -> str:
         return f"{path.name} row {row + 1} (station_id {ids[row]})"
 
     amenity_lists = []
@@ -175,13 +181,13 @@ def check_stations(
             problems.add(f"{where(row)}: {exc}")
 
     frame["status"] = frame["status"].fillna("").astype(str).str.strip().str.lower()
-    for row in np.flatnonzero(~frame["status"].isin(STATION_STATUSES).to_numpy()):
+    for row in np.flatnonzero(~frame["status"].isin(STATION_STATUSES).to_numpy()).tolist():
         problems.add(
             f"{where(row)}: status {frame['status'][row]!r} is not one of "
             f"{', '.join(STATION_STATUSES)}"
         )
 
-    confirmed = []
+    confirmed: list[dt.date | None] = []
     for row, value in enumerate(frame["last_confirmed"]):
         if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
             confirmed.append(None)
