@@ -5,6 +5,7 @@ codes, parseable opening hours and statuses, tips with known categories and time
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from pathlib import Path
 
 import geopandas as gpd
@@ -241,13 +242,16 @@ def check_tips(
 
 
 def parse_amenities(value: object) -> list[str]:
-    """Amenity codes from a list or a ``;``/``,``-separated string, stripped and lower-cased."""
+    """Amenity codes from a list or a ``;``/``,``-separated string, stripped and lower-cased;
+    any other value (a number) is one code."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return []
     if isinstance(value, str):
         parts = value.replace(",", ";").split(";")
-    else:
+    elif isinstance(value, Iterable):
         parts = [str(v) for v in value]
+    else:  # a number (a numeric column): one code, which no amenity has
+        parts = [str(value)]
     return [p.strip().lower() for p in parts if p.strip()]
 
 

@@ -139,6 +139,17 @@ def test_station_outside_city_unknown_amenity_bad_hours(tmp_path):
     assert len(problems) == 4
 
 
+def test_numeric_amenities_are_unknown_codes(tmp_path):
+    # a column of numbers (as a GeoPackage or Shapefile can hold) is read as int64, not text
+    stations = station_features()
+    for n, station in enumerate(stations):
+        station["amenities"] = n + 1
+    problems = problems_of(write_pack(tmp_path / "p", stations=stations))
+    assert [p.split(": ", 1)[1].split(";")[0] for p in problems] == [
+        f"unknown amenity code(s) '{n}'" for n in (1, 2, 3, 4)
+    ]
+
+
 def write_station_csv(folder, crs_name):
     rows = []
     for feat in station_features():
