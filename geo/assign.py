@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from geo import crs as gcrs
@@ -36,8 +37,8 @@ CHUNK = 131_072
 
 def assign_points(
     city: City,
-    lon,
-    lat,
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
     *,
     crs: str = "wgs84",
     chunk_size: int = CHUNK,
@@ -118,7 +119,7 @@ def assign_points(
     )
 
 
-def _pick(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+def _pick(values: npt.NDArray[np.object_], index: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
     out = np.full(index.shape, None, dtype=object)
     ok = index >= 0
     out[ok] = values[index[ok]]

@@ -10,10 +10,11 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TypedDict
+from typing import TypedDict, overload
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 
@@ -23,6 +24,8 @@ from geo.lookup import GridLookup, build_grid_lookup
 from geo.nearest import StationIndex
 from geo.network import StreetNetwork, build_network
 from geo.pack import AMENITIES, Pack, demo_folder, read_pack
+
+FloatArray = npt.NDArray[np.float64]
 
 
 class StationRecord(TypedDict):
@@ -103,7 +106,7 @@ class City:
         return build_network(self.street_index)
 
     @cached_property
-    def cell_xy(self) -> tuple[np.ndarray, np.ndarray]:
+    def cell_xy(self) -> tuple[FloatArray, FloatArray]:
         """Grid cell centroids in the metric CRS."""
         centroids = self.grid.to_crs(self.metric_crs).geometry.centroid
         return centroids.x.to_numpy(), centroids.y.to_numpy()
@@ -116,16 +119,17 @@ class City:
         return pd.DataFrame({"lon": lon, "lat": lat}, index=self.grid["grid_code"].to_numpy())
 
     @cached_property
-    def cell_people(self) -> np.ndarray:
+    def cell_people(self) -> FloatArray:
         """People per cell: ``population`` if the grid has it, else ``households``, else 0."""
         for column in ("population", "households"):
             if column in self.grid.columns:
                 values = pd.to_numeric(self.grid[column], errors="coerce")
-                return values.fillna(0.0).to_numpy(float)
+                people: FloatArray = values.fillna(0.0).to_numpy(float)
+                return people
         return np.zeros(len(self.grid))
 
     @cached_property
-    def station_xy(self) -> tuple[np.ndarray, np.ndarray]:
+    def station_xy(self) -> tuple[FloatArray, FloatArray]:
         pts = self.stations.geometry.array
         return gcrs.project(shapely.get_x(pts), shapely.get_y(pts), self.metric_crs)
 
@@ -166,12 +170,14 @@ class City:
         ]
 
     @cached_property
-    def grid_codes(self) -> np.ndarray:
-        return self.grid["grid_code"].to_numpy(dtype=object)
+    def grid_codes(self) -> npt.NDArray[np.object_]:
+        codes: npt.NDArray[np.object_] = self.grid["grid_code"].to_numpy(dtype=object)
+        return codes
 
     @cached_property
-    def grid_subdistricts(self) -> np.ndarray:
-        return self.grid["subdistrict_code"].to_numpy(dtype=object)
+    def grid_subdistricts(self) -> npt.NDArray[np.object_]:
+        codes: npt.NDArray[np.object_] = self.grid["subdistrict_code"].to_numpy(dtype=object)
+        return codes
 
     def warm(self) -> City:
         """Build every index now, and the station search for open stations with any amenity
@@ -182,7 +188,15 @@ class City:
         self.station_index.prepare()
         return self
 
-    def to_metric(self, lon, lat):
+    @overload
+    def to_metric(self, lon: float, lat: float) -> tuple[float, float]: ...
+    @overload
+    def to_metric(
+        self, lon: npt.ArrayLike, lat: npt.ArrayLike
+    ) -> tuple[FloatArray, FloatArray]: ...
+    def to_metric(
+        self, lon: npt.ArrayLike, lat: npt.ArrayLike
+    ) -> tuple[float, float] | tuple[FloatArray, FloatArray]:
         """WGS84 lon/lat to metres in the city's metric CRS."""
         return gcrs.project(lon, lat, self.metric_crs)
 
