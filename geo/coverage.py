@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, TypedDict, Unpack, get_args
 
 import geopandas as gpd
 import numpy as np
@@ -31,6 +31,16 @@ DemandKind = Literal["tips", "households", "population"]
 DEMAND_KINDS: tuple[DemandKind, ...] = get_args(DemandKind)
 # Presets for radius_m: a 15-minute walk (5 km/h) and a 15-minute e-bike ride (15 km/h).
 RADIUS_PRESETS = {"walk15": 1250.0, "ride15": 3750.0}
+# City-wide or per-subdistrict figures: counts, demand, people, distances (None without any).
+Summary = dict[str, float | None]
+
+
+class DemandFilters(TypedDict, total=False):
+    """Which tips count as demand: reported in ``[since, until)``, of these categories."""
+
+    since: dt.datetime | None
+    until: dt.datetime | None
+    categories: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -39,17 +49,17 @@ class DemandSpec:
     weight; each kind is rescaled to the city's tip total before weighting, so a blend of
     ``tips=0.5, households=0.5`` gives households half the say."""
 
-    weights: tuple[tuple[str, float], ...] = (("tips", 1.0),)
+    weights: tuple[tuple[DemandKind, float], ...] = (("tips", 1.0),)
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     categories: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, text: str | None, **filters) -> DemandSpec:
+    def parse(cls, text: str | None, **filters: Unpack[DemandFilters]) -> DemandSpec:
         """``tips``, ``households``, or a blend ``tips:0.7,households:0.3``."""
         if text is None or not text.strip():
             return cls(**filters)
-        weights = []
+        weights: list[tuple[DemandKind, float]] = []
         for part in text.split(","):
             name, _, weight = part.strip().partition(":")
             name = name.strip().lower()
@@ -109,9 +119,9 @@ class Coverage:
 
     cells: gpd.GeoDataFrame  # grid_code, subdistrict_code, demand, people, distance_m, ...
     radius_m: float
-    metric: str
+    metric: Metric
 
-    def summary(self) -> dict:
+    def summary(self) -> Summary:
         """City-wide figures."""
         return _summarise(self.cells)
 
@@ -130,8 +140,8 @@ def coverage(
     city: City,
     demand: pd.Series,
     *,
-    radius_m: float = 1000.0,
-    metric: str = "euclidean",
+    radius_m: float | str = 1000.0,
+    metric: Metric = "euclidean",
     stations: Iterable[int] | None = None,
 ) -> Coverage:
     """Distance from every cell centroid to its nearest in-service station, and coverage.
@@ -141,10 +151,11 @@ def coverage(
     city : City
     demand : Series
         Demand per cell in grid order (from :func:`cell_demand`).
-    radius_m : float
-        A cell is covered within this distance.
-    metric : str
-        ``euclidean`` or ``network``.
+    radius_m : float or str
+        A cell is covered within this distance, in metres or as a preset of
+        ``RADIUS_PRESETS`` (``walk15``, ``ride15``).
+    metric : {"euclidean", "network"}
+        Straight line or along the streets.
     stations : iterable of int, optional
         Station rows to use; default every station with status ``open``.
     """
@@ -223,7 +234,8 @@ def gaps_by_subdistrict(cov: Coverage, subdistricts: pd.DataFrame) -> pd.DataFra
     ).reset_index(drop=True)
 
 
-def check_radius(radius_m) -> float:
+def check_radius(radius_m: float | str) -> float:
+    """A radius in metres (0 to 100 km) from a number, a numeric string or a preset name."""
     if isinstance(radius_m, str) and radius_m in RADIUS_PRESETS:
         return RADIUS_PRESETS[radius_m]
     try:
@@ -242,7 +254,7 @@ def check_metric(metric: object) -> Metric:
     return check_choice("metric", metric, METRICS)
 
 
-def _summarise(cells: pd.DataFrame) -> dict:
+def _summarise(cells: pd.DataFrame) -> Summary:
     demand = cells["demand"].to_numpy(float)
     people = cells["people"].to_numpy(float)
     covered = cells["covered"].to_numpy(bool)
