@@ -58,8 +58,8 @@ def main() -> None:
     pairs = cKDTree(candidates).query_ball_point(demand, r=args.radius)
     d_idx = np.repeat(np.arange(len(pairs)), [len(p) for p in pairs])
     c_idx = np.concatenate([np.asarray(p, dtype=np.int64) for p in pairs])
-    cover = cover_matrix(c_idx, d_idx, len(candidates), len(demand))
-    ours = solve_mclp(weights, cover, args.count)
+    cover = cover_matrix(c_idx, d_idx, n_candidates=len(candidates), n_demand=len(demand))
+    ours = solve_mclp(weights, cover, count=args.count)
     ours_s = time.perf_counter() - t0
     print(
         f"yizhan (sparse, HiGHS): objective {ours.objective:,.0f}  {ours_s:7.2f} s  "

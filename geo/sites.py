@@ -25,6 +25,7 @@ from typing import Literal, get_args
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import shapely
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
@@ -33,7 +34,7 @@ from scipy.spatial import cKDTree
 from geo import crs as gcrs
 from geo.assign import assign_points
 from geo.city import City
-from geo.coverage import Coverage
+from geo.coverage import Coverage, Metric, Summary
 from geo.errors import InvalidInput, check_choice
 
 CandidateKind = Literal["cells", "streets"]
@@ -41,12 +42,15 @@ CANDIDATE_KINDS: tuple[CandidateKind, ...] = get_args(CandidateKind)
 Method = Literal["milp", "greedy"]
 METHODS: tuple[Method, ...] = get_args(Method)
 
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
 
 @dataclass(frozen=True)
 class Solution:
     """The chosen candidates and how the answer was found."""
 
-    chosen: np.ndarray  # candidate indices, in order of the demand each adds
+    chosen: IntArray  # candidate indices, in order of the demand each adds
     objective: float  # demand newly covered
     optimal: bool  # proven optimal
     solver: str  # "HiGHS MILP", "HiGHS MILP (time limit)", "greedy"
@@ -57,18 +61,20 @@ class Suggestion:
     """Suggested sites with what each adds, and coverage before and after."""
 
     sites: gpd.GeoDataFrame
-    before: dict
-    after: dict
+    before: Summary  # demand, demand_covered, demand_covered_share
+    after: Summary
     optimal: bool
     solver: str
     radius_m: float
-    metric: str
+    metric: Metric
 
 
 # -- the solvers, on plain arrays ------------------------------------------------------------
 
 
-def cover_matrix(cand_idx, demand_idx, n_candidates: int, n_demand: int) -> sparse.csr_matrix:
+def cover_matrix(
+    cand_idx: IntArray, demand_idx: IntArray, *, n_candidates: int, n_demand: int
+) -> sparse.csr_matrix:
     """Boolean demand x candidate matrix from (candidate, demand) pairs within the radius."""
     data = np.ones(len(cand_idx), dtype=np.float64)
     m = sparse.csr_matrix((data, (demand_idx, cand_idx)), shape=(n_demand, n_candidates))
@@ -77,12 +83,12 @@ def cover_matrix(cand_idx, demand_idx, n_candidates: int, n_demand: int) -> spar
 
 
 def solve_mclp(
-    weights,
+    weights: npt.ArrayLike,
     cover: sparse.csr_matrix,
-    count: int,
     *,
+    count: int,
     time_limit_s: float = 60.0,
-    method: str = "milp",
+    method: Method = "milp",
 ) -> Solution:
     """Choose ``count`` candidates maximising the covered weight (see the module docstring)."""
     weights = np.asarray(weights, float)
@@ -125,7 +131,16 @@ def solve_mclp(
     return _solve_milp(c, constraints, weights, cover, time_limit_s, count=count)
 
 
-def _solve_milp(c, constraints, weights, cover, time_limit_s, **greedy) -> Solution:
+def _solve_milp(
+    c: FloatArray,
+    constraints: list[LinearConstraint],
+    weights: FloatArray,
+    cover: sparse.csr_matrix,
+    time_limit_s: float,
+    *,
+    count: int | None = None,
+    target: float | None = None,
+) -> Solution:
     """HiGHS on x (binary, one per candidate) then y (continuous); greedy if it finds nothing."""
     n_c = cover.shape[1]
     result = milp(
@@ -136,7 +151,8 @@ def _solve_milp(c, constraints, weights, cover, time_limit_s, **greedy) -> Solut
         options={"time_limit": time_limit_s},
     )
     if result.x is None:
-        return _greedy(weights, cover, note=" (HiGHS found nothing in time)", **greedy)
+        note = " (HiGHS found nothing in time)"
+        return _greedy(weights, cover, count=count, target=target, note=note)
     chosen = np.flatnonzero(result.x[:n_c] > 0.5)
     return Solution(
         chosen=_order_by_gain(weights, cover, chosen),
@@ -146,7 +162,9 @@ def _solve_milp(c, constraints, weights, cover, time_limit_s, **greedy) -> Solut
     )
 
 
-def aggregate_demand(weights, cover: sparse.csr_matrix):
+def aggregate_demand(
+    weights: npt.ArrayLike, cover: sparse.csr_matrix
+) -> tuple[FloatArray, sparse.csr_matrix]:
     """Merge demand points covered by exactly the same candidates (summing their weights) and
     drop those no candidate covers: the same optimum with fewer rows."""
     cover = cover.tocsr()
@@ -155,19 +173,23 @@ def aggregate_demand(weights, cover: sparse.csr_matrix):
     lengths = np.diff(cover.indptr)
     keep = np.flatnonzero((lengths > 0) & (np.asarray(weights) > 0))
     groups: dict[bytes, int] = {}
-    first, group_of = [], np.empty(keep.size, dtype=np.int64)
+    first: list[np.intp] = []  # the first demand point of each group
+    group_of = np.empty(keep.size, dtype=np.int64)
     for n, i in enumerate(keep):
         key = cover.indices[cover.indptr[i] : cover.indptr[i + 1]].tobytes()
         g = groups.setdefault(key, len(groups))
         if g == len(first):
             first.append(i)
         group_of[n] = g
-    agg_weights = np.bincount(group_of, weights=np.asarray(weights)[keep], minlength=len(first))
+    # float64 with weights, though numpy's stubs give bincount intp whatever the weights
+    agg_weights: FloatArray = np.bincount(  # type: ignore[assignment]
+        group_of, weights=np.asarray(weights)[keep], minlength=len(first)
+    )
     return agg_weights, cover[np.asarray(first, dtype=np.int64)]
 
 
 def solve_min_sites(
-    weights, cover: sparse.csr_matrix, target: float, *, time_limit_s: float = 60.0
+    weights: npt.ArrayLike, cover: sparse.csr_matrix, *, target: float, time_limit_s: float = 60.0
 ) -> Solution:
     """The fewest candidates whose covered weight reaches ``target``."""
     weights = np.asarray(weights, float)
@@ -187,11 +209,19 @@ def solve_min_sites(
     return _solve_milp(c, constraints, weights, cover, time_limit_s, target=target)
 
 
-def _greedy(weights, cover, *, count=None, target=None, note="") -> Solution:
+def _greedy(
+    weights: FloatArray,
+    cover: sparse.csr_matrix,
+    *,
+    count: int | None = None,
+    target: float | None = None,
+    note: str = "",
+) -> Solution:
     """Add the candidate that covers the most remaining weight, until ``count`` or ``target``."""
     remaining = weights.copy()
     cover_t = cover.T.tocsr()
-    chosen, total = [], 0.0
+    chosen: list[int] = []
+    total = 0.0
     while True:
         if count is not None and len(chosen) >= count:
             break
@@ -204,26 +234,30 @@ def _greedy(weights, cover, *, count=None, target=None, note="") -> Solution:
         chosen.append(best)
         total += gains[best]
         remaining[cover_t[best].indices] = 0.0
-    chosen = np.asarray(chosen, dtype=np.int64)
-    return Solution(chosen, _covered(weights, cover, chosen), False, "greedy" + note)
+    picked = np.asarray(chosen, dtype=np.int64)
+    return Solution(picked, _covered(weights, cover, picked), False, "greedy" + note)
 
 
-def _covered(weights, cover, chosen) -> float:
+def _covered(weights: FloatArray, cover: sparse.csr_matrix, chosen: IntArray) -> float:
     if len(chosen) == 0:
         return 0.0
     hit = np.asarray(cover[:, chosen].sum(axis=1)).ravel() > 0
     return float(weights[hit].sum())
 
 
-def _order_by_gain(weights, cover, chosen) -> np.ndarray:
+def _order_by_gain(weights: FloatArray, cover: sparse.csr_matrix, chosen: IntArray) -> IntArray:
     """Chosen candidates ordered so each adds the most not already counted (sequentially)."""
     return _attribute(weights, cover, chosen)[0]
 
 
-def _attribute(weights, cover, chosen):
+def _attribute(
+    weights: FloatArray, cover: sparse.csr_matrix, chosen: IntArray
+) -> tuple[IntArray, FloatArray]:
+    """The chosen candidates in the order :func:`_order_by_gain` gives, and what each adds."""
     remaining = weights.copy()
     cover_t = cover.T.tocsr()
-    order, added = [], []
+    order: list[int] = []
+    added: list[float] = []
     left = list(chosen)
     while left:
         gains = [float(remaining[cover_t[j].indices].sum()) for j in left]
@@ -239,8 +273,12 @@ def _attribute(weights, cover, chosen):
 
 
 def candidate_points(
-    city: City, *, kind: str = "cells", min_spacing_m: float = 300.0, street_step_m: float = 200.0
-):
+    city: City,
+    *,
+    kind: CandidateKind = "cells",
+    min_spacing_m: float = 300.0,
+    street_step_m: float = 200.0,
+) -> tuple[FloatArray, FloatArray]:
     """Candidate sites (metric x, y) at least ``min_spacing_m`` from every existing station."""
     if kind == "cells":
         x, y = city.cell_xy
@@ -270,9 +308,9 @@ def suggest_sites(
     *,
     count: int | None = None,
     target_share: float | None = None,
-    candidates: str = "cells",
+    candidates: CandidateKind = "cells",
     min_spacing_m: float = 300.0,
-    method: str = "milp",
+    method: Method = "milp",
     time_limit_s: float = 60.0,
 ) -> Suggestion:
     """New sites that cover the most demand the existing stations leave uncovered.
@@ -300,17 +338,20 @@ def suggest_sites(
         c_idx = np.concatenate([np.asarray(p, np.int64) for p in pairs]) if len(pairs) else d_idx
     else:
         c_idx, d_idx, _ = city.street_network.within(kxy, dxy, radius_m=cov.radius_m)
-    cover = cover_matrix(c_idx, d_idx, len(kxy), len(dxy))
+    cover = cover_matrix(c_idx, d_idx, n_candidates=len(kxy), n_demand=len(dxy))
 
     total = float(cells["demand"].sum())
     before_cov = float(cells.loc[cells["covered"], "demand"].sum())
     if count is not None:
-        solution = solve_mclp(weights, cover, int(count), time_limit_s=time_limit_s, method=method)
+        solution = solve_mclp(
+            weights, cover, count=int(count), time_limit_s=time_limit_s, method=method
+        )
     else:
+        assert target_share is not None  # one of the two, checked above
         if not 0 < float(target_share) <= 1:
             raise InvalidInput(f"target_share must be in (0, 1], got {target_share!r}")
         need = float(target_share) * total - before_cov
-        solution = solve_min_sites(weights, cover, need, time_limit_s=time_limit_s)
+        solution = solve_min_sites(weights, cover, target=need, time_limit_s=time_limit_s)
     order, added = _attribute(weights, cover, solution.chosen)
     sx, sy = kxy[order, 0], kxy[order, 1]
     lon, lat = gcrs.unproject(sx, sy, city.metric_crs)
@@ -342,7 +383,7 @@ def suggest_sites(
 
 
 def suggest_up_to(
-    city: City, cov: Coverage, count: int, *, time_limit_s: float = 60.0
+    city: City, cov: Coverage, *, count: int, time_limit_s: float = 60.0
 ) -> Suggestion | None:
     """At most ``count`` sites (fewer when there are fewer candidates); None when there is
     nothing to suggest (``count`` 0, no uncovered demand, or no candidate)."""
@@ -353,7 +394,7 @@ def suggest_up_to(
     return suggest_sites(city, cov, count=min(count, candidates), time_limit_s=time_limit_s)
 
 
-def _share(covered: float, total: float) -> dict:
+def _share(covered: float, total: float) -> Summary:
     return {
         "demand": total,
         "demand_covered": covered,

@@ -130,7 +130,7 @@ def build_gaps_page(
     from maps.planning import gaps_page
 
     _check_count(count, settings)
-    suggestion = suggest_up_to(city, cov, count, time_limit_s=settings.suggest_time_limit_s)
+    suggestion = suggest_up_to(city, cov, count=count, time_limit_s=settings.suggest_time_limit_s)
     return gaps_page(
         city,
         cov,

@@ -186,16 +186,16 @@ def test_mclp_matches_brute_force():
     weights = rng.integers(1, 20, 40).astype(float)
     d = np.hypot(*(dem[:, None, :] - cand[None, :, :]).transpose(2, 0, 1))
     di, ci = np.nonzero(d <= 250)
-    cover = cover_matrix(ci, di, 12, 40)
+    cover = cover_matrix(ci, di, n_candidates=12, n_demand=40)
     for p in (1, 2, 3, 4):
         best = max(
             weights[(d[:, list(combo)] <= 250).any(axis=1)].sum()
             for combo in itertools.combinations(range(12), p)
         )
-        solution = solve_mclp(weights, cover, p)
+        solution = solve_mclp(weights, cover, count=p)
         assert solution.optimal and solution.objective == pytest.approx(best)
         assert len(solution.chosen) == p
-        assert solve_mclp(weights, cover, p, method="greedy").objective <= best + 1e-9
+        assert solve_mclp(weights, cover, count=p, method="greedy").objective <= best + 1e-9
     target = 0.6 * weights.sum()
     fewest = min(
         p
@@ -203,7 +203,7 @@ def test_mclp_matches_brute_force():
         for combo in itertools.combinations(range(12), p)
         if weights[(d[:, list(combo)] <= 250).any(axis=1)].sum() >= target
     )
-    solution = solve_min_sites(weights, cover, target)
+    solution = solve_min_sites(weights, cover, target=target)
     assert len(solution.chosen) == fewest and solution.objective >= target
 
 
