@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from geo import crs as gcrs
 from geo.errors import InvalidInput, InvalidLayer
 from geo.pack import read_vector
 
-WRITERS = {".csv": "CSV", ".geojson": "GeoJSON", ".gpkg": "GPKG", ".parquet": "GeoParquet"}
-TABLE_WRITERS = {**WRITERS, ".xlsx": "Excel"}
+OutputFormat = Literal["CSV", "GeoJSON", "GPKG", "GeoParquet", "Excel"]
+WRITERS: dict[str, OutputFormat] = {
+    ".csv": "CSV",
+    ".geojson": "GeoJSON",
+    ".gpkg": "GPKG",
+    ".parquet": "GeoParquet",
+}
+TABLE_WRITERS: dict[str, OutputFormat] = {**WRITERS, ".xlsx": "Excel"}
+# what read_points gives: the attribute table, WGS84 lon and lat, a problem per row
+Points = tuple[
+    pd.DataFrame, npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.object_]
+]
 
 
-def output_format(path: str | Path, *, tables: bool = False) -> str:
+def output_format(path: str | Path, *, tables: bool = False) -> OutputFormat:
     """The format for an output path, from its suffix; raise InvalidInput if unsupported."""
     suffix = Path(path).suffix.lower()
     known = TABLE_WRITERS if tables else WRITERS
@@ -87,9 +99,7 @@ def write_tables(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
     return write_frame(stacked[["table", *[c for c in stacked.columns if c != "table"]]], path)
 
 
-def read_points(
-    path: str | Path, *, crs: str | None = None
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+def read_points(path: str | Path, *, crs: str | None = None) -> Points:
     """Read a table of points for batch work.
 
     CSV: columns ``lon`` and ``lat`` in ``crs`` (default WGS84), every column kept as text. Any
@@ -138,7 +148,7 @@ def _read_offset(path: Path, crs: str) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame.drop(columns=[geom.name]), geometry=keep, crs=4326)
 
 
-def _read_csv(path: Path, crs: str | None):
+def _read_csv(path: Path, crs: str | None) -> Points:
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
@@ -176,7 +186,8 @@ def _read_csv(path: Path, crs: str | None):
     return table, wlon, wlat, problem
 
 
-def _plain(value):
+def _plain(value: object) -> object:
+    """A list or array as one ``;``-separated string, for formats without lists."""
     if isinstance(value, list | tuple | np.ndarray):
         return ";".join(str(v) for v in value)
     return value
