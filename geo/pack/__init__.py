@@ -30,7 +30,14 @@ from geo.pack.readers import (
     shipped,
 )
 from geo.pack.rules import parse_amenities, parse_timestamps
-from geo.pack.schema import AMENITIES, LAYERS, SLIVER_AREA_M2, STATION_STATUSES, StationStatus
+from geo.pack.schema import (
+    AMENITIES,
+    LAYERS,
+    SLIVER_AREA_M2,
+    STATION_STATUSES,
+    Layer,
+    StationStatus,
+)
 
 __all__ = [
     "AMENITIES",
@@ -58,7 +65,7 @@ class Pack:
     tips: gpd.GeoDataFrame | None
     categories: pd.DataFrame
     metric_crs: str
-    files: dict[str, Path] = field(default_factory=dict)
+    files: dict[Layer, Path] = field(default_factory=dict)
 
     def summary(self) -> str:
         """One line: the counts of every layer."""
@@ -107,7 +114,7 @@ def read_pack(
     files = find_files(folder, problems)
     categories = read_categories(folder, problems)
 
-    frames: dict[str, gpd.GeoDataFrame | None] = {}
+    frames: dict[Layer, gpd.GeoDataFrame | None] = {}
     for layer in LAYERS:
         path = files.get(layer)
         frames[layer] = None if path is None else read_layer(layer, path, manifest, problems)

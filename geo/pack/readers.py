@@ -28,6 +28,7 @@ from geo.pack.schema import (
     OPTIONAL_COLUMNS,
     REQUIRED_LAYERS,
     SUFFIXES,
+    Layer,
 )
 
 # The shipped default tables and the demo city live in the ``data`` package as resources; they
@@ -90,9 +91,9 @@ def read_manifest(folder: Path, problems: Problems) -> dict[str, Any]:
     return manifest
 
 
-def find_files(folder: Path, problems: Problems) -> dict[str, Path]:
+def find_files(folder: Path, problems: Problems) -> dict[Layer, Path]:
     """The one file of each layer present in ``folder``."""
-    files: dict[str, Path] = {}
+    files: dict[Layer, Path] = {}
     for layer in LAYERS:
         found = [folder / f"{layer}{s}" for s in SUFFIXES if (folder / f"{layer}{s}").exists()]
         if len(found) > 1:
@@ -126,7 +127,7 @@ def read_categories(folder: Path, problems: Problems) -> pd.DataFrame:
 
 
 def read_layer(
-    layer: str, path: Path, manifest: dict[str, Any], problems: Problems
+    layer: Layer, path: Path, manifest: dict[str, Any], problems: Problems
 ) -> gpd.GeoDataFrame | None:
     """One layer's file in WGS84 with its columns present and its geometries usable."""
     frame = read_file(path, layer, manifest, problems)

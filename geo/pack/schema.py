@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-LAYERS = ("stations", "grid", "subdistricts", "streets", "tips")
-REQUIRED_LAYERS = ("stations", "grid", "subdistricts", "streets")
+Layer = Literal["stations", "grid", "subdistricts", "streets", "tips"]
+LAYERS: tuple[Layer, ...] = get_args(Layer)
+REQUIRED_LAYERS: tuple[Layer, ...] = ("stations", "grid", "subdistricts", "streets")
 SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".csv")
 
 AMENITIES: dict[str, str] = {
@@ -26,28 +27,28 @@ AMENITIES: dict[str, str] = {
 StationStatus = Literal["open", "closed", "suspended"]
 STATION_STATUSES: tuple[StationStatus, ...] = get_args(StationStatus)
 
-COLUMNS: dict[str, tuple[str, ...]] = {
+COLUMNS: dict[Layer, tuple[str, ...]] = {
     "stations": ("station_id", "name", "address", "amenities", "opening_hours", "status"),
     "grid": ("grid_code", "subdistrict_code"),
     "subdistricts": ("subdistrict_code", "name"),
     "streets": ("street_name",),
     "tips": ("tip_id", "reported_at", "category"),
 }
-OPTIONAL_COLUMNS: dict[str, dict[str, object]] = {
+OPTIONAL_COLUMNS: dict[Layer, dict[str, object]] = {
     "stations": {"operator": "", "phone": "", "last_confirmed": None},
     "grid": {"name": ""},
     "subdistricts": {"district": ""},
     "streets": {"road_class": ""},
     "tips": {"description": "", "reporter_id": "", "status": "open"},
 }
-GEOMETRY_TYPES: dict[str, tuple[str, ...]] = {
+GEOMETRY_TYPES: dict[Layer, tuple[str, ...]] = {
     "stations": ("Point",),
     "tips": ("Point",),
     "grid": ("Polygon", "MultiPolygon"),
     "subdistricts": ("Polygon", "MultiPolygon"),
     "streets": ("LineString", "MultiLineString"),
 }
-ID_COLUMN = {
+ID_COLUMN: dict[Layer, str] = {
     "stations": "station_id",
     "grid": "grid_code",
     "subdistricts": "subdistrict_code",
