@@ -15,7 +15,7 @@ class YizhanError(Exception):
 class InvalidLayer(YizhanError):
     """A layer or data pack breaks a rule (missing CRS, bad polygon, duplicate id, ...)."""
 
-    def __init__(self, problems: list[str] | str):
+    def __init__(self, problems: list[str] | str) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         count = len(self.problems)
         head = self.problems[0] if count == 1 else f"{count} problems:\n" + "\n".join(self.problems)
@@ -45,7 +45,7 @@ class Conflict(InvalidInput):
 class TooMany(YizhanError):
     """A client over a rate limit; ``retry_after_s`` says when it may try again."""
 
-    def __init__(self, message: str, *, retry_after_s: int):
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = max(int(retry_after_s), 1)
 
