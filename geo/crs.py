@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Protocol, TypeVar, overload
+from typing import Final, Literal, Protocol, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -24,10 +24,11 @@ from pyproj.exceptions import CRSError
 
 from geo.errors import UnknownCRS
 
-WGS84 = "wgs84"
-GCJ02 = "gcj02"
-BD09 = "bd09"
+WGS84: Final = "wgs84"
+GCJ02: Final = "gcj02"
+BD09: Final = "bd09"
 NAMED = (WGS84, GCJ02, BD09)
+Offset = Literal["gcj02", "bd09"]  # the offset datums, computed here rather than by pyproj
 
 # Same datum as WGS84 to well under a metre; stored as WGS84 without transformation.
 _WGS84_ALIASES = {"wgs84", "epsg:4326", "cgcs2000", "epsg:4490", "crs84", "ogc:crs84"}
@@ -322,7 +323,7 @@ def _in_china_scalar(lon: float, lat: float) -> bool:
     return 72.004 <= lon <= 137.8347 and 0.8293 <= lat <= 55.8271
 
 
-def _scalar_from_wgs84(lon: float, lat: float, name: str) -> tuple[float, float]:
+def _scalar_from_wgs84(lon: float, lat: float, name: Offset) -> tuple[float, float]:
     """One point, the same steps as the array path: GCJ-02, then BD-09."""
     if not (math.isfinite(lon) and math.isfinite(lat)):
         return lon, lat
@@ -330,7 +331,7 @@ def _scalar_from_wgs84(lon: float, lat: float, name: str) -> tuple[float, float]
     return _bd_scalar(lon, lat) if name == BD09 else (lon, lat)
 
 
-def _scalar_to_wgs84(lon: float, lat: float, name: str) -> tuple[float, float]:
+def _scalar_to_wgs84(lon: float, lat: float, name: Offset) -> tuple[float, float]:
     """One point, the same steps as the array path: BD-09 inverse, then GCJ-02 inverse."""
     if not (math.isfinite(lon) and math.isfinite(lat)):
         return lon, lat
