@@ -71,7 +71,7 @@ def check_pack(out: Path, plan: Plan) -> dict:
         assert g["type"] == "Polygon" and len(pr["grid_code"]) == 14 and pr["grid_code"].isdigit()
         assert pr["subdistrict_code"] in codes
         assert pr["grid_code"].startswith(pr["subdistrict_code"])
-    per_comm = defaultdict(int)
+    per_comm: defaultdict[str, int] = defaultdict(int)
     for c in gcodes:
         per_comm[c[:12]] += 1
     assert max(per_comm.values()) <= 99
@@ -210,8 +210,8 @@ def check_pack(out: Path, plan: Plan) -> dict:
     summary["tip_categories"] = _counts(f["properties"]["category"] for f in tips)
     summary["tip_status"] = _counts(f["properties"]["status"] for f in tips)
 
-    with (out / "tips_as_received_gcj02.csv").open(encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
+    with (out / "tips_as_received_gcj02.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
     assert [r["tip_id"] for r in rows] == [f["properties"]["tip_id"] for f in tips]
     back = to_wgs84(
         np.array([float(r["lon"]) for r in rows]),

@@ -27,11 +27,11 @@ def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iters: int = 60
     n = len(points)
     if k <= 1 or n <= k:
         return np.zeros(n, dtype=int) if k <= 1 else np.arange(n)
-    centres = [points[rng.integers(n)]]
+    seeds = [points[rng.integers(n)]]
     for _ in range(1, k):
-        d2 = np.min(((points[:, None, :] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
-        centres.append(points[rng.choice(n, p=d2 / d2.sum())])
-    centres = np.array(centres)
+        d2 = np.min(((points[:, None, :] - np.array(seeds)[None]) ** 2).sum(-1), axis=1)
+        seeds.append(points[rng.choice(n, p=d2 / d2.sum())])
+    centres = np.array(seeds)
     labels = np.zeros(n, dtype=int)
     for _ in range(iters):
         labels = np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
@@ -169,8 +169,8 @@ def build_grid(
             word = next(words)
             members = np.flatnonzero(comm == c)
             assert len(members) <= 99
-            members = sorted(members, key=lambda i: (-round(cent[i, 1] / 250.0), cent[i, 0]))
-            for gi, i in enumerate(members):
+            ordered = sorted(members, key=lambda i: (-round(cent[i, 1] / 250.0), cent[i, 0]))
+            for gi, i in enumerate(ordered):
                 code = f"{sub.code}{ci + 1:03d}{gi + 1:02d}"
                 cells[i] = Cell(
                     code,
@@ -181,7 +181,9 @@ def build_grid(
                     grid.rings[i],
                     grid.polys[i],
                 )
-    return subdistricts, sorted(cells, key=lambda c: c.code)
+    filled = [c for c in cells if c is not None]
+    assert len(filled) == n  # every cell is in one community of one subdistrict
+    return subdistricts, sorted(filled, key=lambda c: c.code)
 
 
 def _balance_communities(comm, idx, cent, adj, group, rng):

@@ -116,7 +116,7 @@ def make_plan(rng: np.random.Generator) -> Plan:
     tangent /= np.linalg.norm(tangent, axis=1)[:, None]
     normal = np.column_stack([-tangent[:, 1], tangent[:, 0]])
     w = river_half_width(xs)[:, None]
-    centre = np.column_stack([xs, ys])
-    river = Polygon(np.vstack([centre + w * normal, (centre - w * normal)[::-1]]))
+    axis = np.column_stack([xs, ys])
+    river = Polygon(np.vstack([axis + w * normal, (axis - w * normal)[::-1]]))
     assert river.is_valid
     return Plan(city, city_lattice, river_line, river, river.buffer(15.0))

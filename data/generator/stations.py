@@ -11,6 +11,7 @@ date it was last confirmed.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import TypedDict
 
 import numpy as np
 import shapely
@@ -82,6 +83,18 @@ AMENITY_BOOST = {
 }
 
 
+class _Site(TypedDict):
+    """A chosen station site before it is named: where, beside which street, run by whom."""
+
+    pt: np.ndarray  # local metres
+    street: str
+    dist: float  # along the street, metres
+    side: int  # 1 or -1: which side of the street
+    kind: str  # the operator
+    sub: Subdistrict
+    community: str
+
+
 def build_stations(
     rng: np.random.Generator,
     plan: Plan,
@@ -115,7 +128,7 @@ def build_stations(
     cell_tree = shapely.STRtree([c.poly for c in cells])
     kinds = [kind for kind, n in OPERATOR_COUNTS for _ in range(n)]
     kinds = [kinds[i] for i in rng.permutation(len(kinds))]
-    stations = []
+    stations: list[_Site] = []
     for (pt, si, dist, side), kind in zip(chosen, kinds, strict=True):
         cell = cells[int(cell_tree.query(Point(pt), predicate="within")[0])]
         sub = subdistricts[cell.subdistrict]
@@ -191,7 +204,7 @@ def build_stations(
     return features
 
 
-def _station_name(s: dict) -> tuple[list[str], str]:
+def _station_name(s: _Site) -> tuple[list[str], str]:
     """Candidate names (the first one not yet taken is used) and the operator."""
     sub, street, comm, district = s["sub"].name, s["street"], s["community"], s["sub"].district
     return {

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 import numpy as np
 import shapely
@@ -182,7 +183,7 @@ def build_tips(rng: np.random.Generator, plan: Plan, streets: list[Street]) -> l
     cats = list(CATEGORY_WEIGHT)
     n_rep = 165
     ids = set()
-    reporters = []
+    reporters: list[str] = []
     while len(reporters) < n_rep:
         rid = f"r_{int(rng.integers(0, 2**32)):08x}"
         if rid not in ids:
@@ -192,7 +193,7 @@ def build_tips(rng: np.random.Generator, plan: Plan, streets: list[Street]) -> l
     homes = pos[rng.choice(len(p), n_rep, p=p)]
     end = datetime(2026, 6, 30, 23, 59, 59, tzinfo=TZ)
 
-    tips = []
+    tips: list[dict[str, Any]] = []
     months = rng.choice(6, len(points), p=np.array(MONTH_WEIGHT) / sum(MONTH_WEIGHT)) + 1
     for (pt, si), month in zip(points, months, strict=True):
         w = np.array([CATEGORY_WEIGHT[c] * MONTH_BOOST.get(c, [1.0] * 6)[month - 1] for c in cats])
