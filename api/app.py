@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, openapi
 from api.geojson import StationCatalog
 from api.middleware import BodyLimit, GZip
 from api.routes import meta, pages, planning, stations, tips
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, *, city: City | None = None) ->
     app.add_middleware(BodyLimit, max_bytes=max_bytes)
     app.add_middleware(GZip, minimum_size=1024)
     errors.install(app)
+    openapi.install(app)
     for module in (meta, stations, tips, planning, pages):
         app.include_router(module.router)
     pages.mount_static(app)

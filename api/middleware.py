@@ -1,94 +1,164 @@
-"""ASGI middleware: refuse request bodies over the configured size with 413; compress answers."""
+"""ASGI middleware on the public ASGI interface: refuse request bodies over the configured size
+with 413, and compress answers for clients that accept gzip."""
 
 from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
+import anyio.to_thread
 from starlette.exceptions import HTTPException
-from starlette.middleware.gzip import GZipMiddleware, GZipResponder
+
+Message = MutableMapping[str, Any]
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# Already compressed, or streamed as events: sent as they are.
+UNCOMPRESSED_TYPES = ("image/", "audio/", "video/", "font/woff", "application/zip", "text/event")
+# Compressing this much takes milliseconds: done in a worker thread, not on the event loop.
+THREAD_MINIMUM_BYTES = 128 * 1024
 
 
-class GZip(GZipMiddleware):
-    """Starlette's gzip for clients that accept it; a light pass-through for those that do not.
+class GZip:
+    """gzip for clients whose ``Accept-Encoding`` takes it, for answers of ``minimum_size`` bytes
+    or more.
 
-    Starlette also routes a client without ``Accept-Encoding: gzip`` through its responder, whose
-    header rewriting cost ~30 us a request for every answer of ``minimum_size`` bytes or more
-    (measured under load with ``benchmarks/nearest_http.py``). Here such an answer only gains
-    ``Vary: Accept-Encoding`` (as Starlette gives it: a cache must not hand it to a client that
-    asked for gzip, or the other way round) when its ``Content-Length`` reaches ``minimum_size``.
+    Every answer that size or larger carries ``Vary: Accept-Encoding``, compressed or not, so a
+    cache never hands a plain copy to a client that asked for gzip, or the other way round. An
+    answer sent in one piece is compressed with a window that spans it: zlib's default 32 KiB
+    window and its tables cost more to set up than a 3 KB answer (``/api/stations/nearest``)
+    takes to compress, and a window as long as the answer finds the same matches. Answers that
+    already have a ``Content-Encoding``, partial content (206) and media that are compressed
+    already pass through untouched.
     """
 
-    def __init__(self, app, *args, **kwargs):
-        super().__init__(app, *args, **kwargs)
-        # the responder options this Starlette version has, passed on as its own middleware does
-        self._options = {
-            name: getattr(self, name)
-            for name in ("compresslevel", "thread_minimum_size", "exclude_content_types")
-            if hasattr(self, name)
-        }
+    def __init__(self, app: ASGIApp, *, minimum_size: int = 1024, compresslevel: int = 6):
+        self.app = app
+        self.minimum_size = minimum_size
+        self.compresslevel = compresslevel
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        if _accepts_gzip(scope["headers"]):
-            responder = _SizedGZipResponder(self.app, self.minimum_size, **self._options)
-            return await responder(scope, receive, send)
-        minimum = self.minimum_size
+            await self.app(scope, receive, send)
+            return
+        wants_gzip = _accepts_gzip(scope.get("headers") or [])
+        start: Message | None = None
+        compressor: Any = None
+        passing = False  # sent untouched from here on
 
-        async def send_with_vary(message):
-            if message["type"] == "http.response.start":
+        async def send_compressed(message: Message) -> None:
+            nonlocal start, compressor, passing
+            kind = message["type"]
+            if kind == "http.response.start":
+                start = message
                 headers = message.get("headers") or []
-                length = next((v for k, v in headers if k.lower() == b"content-length"), None)
-                # a streamed answer (no length) may grow past the minimum: Starlette adds Vary too
-                big = length is None or not length.isdigit() or int(length) >= minimum
-                if big and not any(k.lower() == b"content-encoding" for k, _ in headers):
-                    message["headers"] = [*headers, (b"vary", b"Accept-Encoding")]
-            await send(message)
+                names = {k.lower() for k, _ in headers}
+                media = dict((k.lower(), v) for k, v in headers).get(b"content-type", b"")
+                passing = (
+                    b"content-encoding" in names
+                    or message.get("status") == 206
+                    or media.decode("latin-1").lower().startswith(UNCOMPRESSED_TYPES)
+                )
+                if passing:
+                    await send(message)
+                return
+            if kind != "http.response.body" or passing:
+                if start is not None and not passing:  # e.g. pathsend: as it is
+                    await send(start)
+                    start, passing = None, True
+                await send(message)
+                return
+            body: bytes = message.get("body", b"")
+            more = bool(message.get("more_body", False))
+            if start is not None:  # the first piece decides
+                head, start = start, None
+                if not more and len(body) < self.minimum_size:
+                    passing = True
+                    await send(head)
+                    await send(message)
+                    return
+                headers = [(k, v) for k, v in head.get("headers") or [] if k.lower() != b"vary"]
+                vary = [v for k, v in head.get("headers") or [] if k.lower() == b"vary"]
+                vary_value = b", ".join([*vary, b"Accept-Encoding"])
+                if not wants_gzip:
+                    passing = True
+                    head["headers"] = [*headers, (b"vary", vary_value)]
+                    await send(head)
+                    await send(message)
+                    return
+                headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+                headers += [(b"content-encoding", b"gzip"), (b"vary", vary_value)]
+                if not more:
+                    body = await self._compress_whole(body)
+                    headers.append((b"content-length", str(len(body)).encode()))
+                else:
+                    compressor = zlib.compressobj(self.compresslevel, zlib.DEFLATED, 16 + 15)
+                head["headers"] = headers
+                await send(head)
+                if not more:
+                    await send({"type": "http.response.body", "body": body})
+                    return
+            chunk = compressor.compress(body)
+            if not more:
+                chunk += compressor.flush()
+            await send({"type": "http.response.body", "body": chunk, "more_body": more})
 
-        await self.app(scope, receive, send_with_vary)
+        await self.app(scope, receive, send_compressed)
+
+    async def _compress_whole(self, body: bytes) -> bytes:
+        # deflate reaches back at most the window less 262 bytes of lookahead
+        bits = min(max((len(body) + 261).bit_length(), 9), zlib.MAX_WBITS)
+
+        def compress() -> bytes:
+            compressor = zlib.compressobj(self.compresslevel, zlib.DEFLATED, 16 + bits)
+            return compressor.compress(body) + compressor.flush()
+
+        if len(body) >= THREAD_MINIMUM_BYTES:
+            return await anyio.to_thread.run_sync(compress)
+        return compress()
 
 
-class _SizedGZipResponder(GZipResponder):
-    """Starlette's gzip, with the compression window sized to an answer sent in one piece.
-
-    zlib's default 32 KiB window (and the tables sized to it) costs more to set up than it takes
-    to compress a 3 KB answer such as ``/api/stations/nearest``. A window that spans the answer
-    finds the same matches: measured, the gzip answer of a nearest query took 79 us with
-    Starlette's own responder and 55 us with this one, both 1,068 bytes."""
-
-    def _compress_body(self, body: bytes, more_body: bool) -> bytes:
-        if getattr(self, "_compressor", False) is None and not more_body:
-            # deflate reaches back at most the window less 262 bytes of lookahead
-            bits = min(max((len(body) + 261).bit_length(), 9), zlib.MAX_WBITS)
-            self._compressor = zlib.compressobj(self.compresslevel, zlib.DEFLATED, 16 + bits)
-        return super()._compress_body(body, more_body)
-
-
-def _accepts_gzip(headers) -> bool:
+def _accepts_gzip(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether ``Accept-Encoding`` names gzip (or ``*``) without ``q=0``."""
     for key, value in headers:
-        if key.lower() == b"accept-encoding":
-            return b"gzip" in value
+        if key.lower() != b"accept-encoding":
+            continue
+        for item in value.decode("latin-1").lower().split(","):
+            coding, _, params = item.strip().partition(";")
+            if coding.strip() not in ("gzip", "*"):
+                continue
+            q = params.strip().removeprefix("q=").strip() if "q=" in params else "1"
+            try:
+                if float(q) > 0:
+                    return True
+            except ValueError:
+                continue
     return False
 
 
 class BodyLimit:
     """Answer 413 when a request body is larger than ``max_bytes`` (declared or streamed)."""
 
-    def __init__(self, app, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int):
         self.app = app
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._refuse(send)
+            await self._refuse(send)
+            return
         seen = 0
         started = False
 
-        async def counting_receive():
+        async def counting_receive() -> Message:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
@@ -97,7 +167,7 @@ class BodyLimit:
                     raise _TooLarge(self.max_bytes)
             return message
 
-        async def tracking_send(message):
+        async def tracking_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
@@ -109,7 +179,7 @@ class BodyLimit:
             if not started:
                 await self._refuse(send)
 
-    async def _refuse(self, send):
+    async def _refuse(self, send: Send) -> None:
         body = json.dumps(
             {"detail": f"request body larger than {self.max_bytes} bytes (YIZHAN_MAX_BODY_BYTES)"}
         ).encode()
@@ -127,7 +197,9 @@ class BodyLimit:
 
 
 class _TooLarge(HTTPException):
-    """Raised while the body streams in; FastAPI passes HTTPExceptions through unchanged."""
+    """Raised while the body streams in. FastAPI passes an HTTPException through unchanged (any
+    other error while reading a body becomes its 400), so the app's handler answers 413; a body
+    read elsewhere is answered by :class:`BodyLimit` itself."""
 
     def __init__(self, max_bytes: int):
         super().__init__(413, f"request body larger than {max_bytes} bytes (YIZHAN_MAX_BODY_BYTES)")

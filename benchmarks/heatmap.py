@@ -23,7 +23,7 @@ import time
 import folium
 import numpy as np
 import pandas as pd
-from api.planning import heat_weights_from_tips
+
 from folium.plugins import HeatMap
 
 from geo.assign import assign_points

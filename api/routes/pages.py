@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import CityDep, SettingsDep, StoreDep
+from api.errors import error_responses
 from api.routes.planning import CategoryQ, CoverageDep, SinceQ, UntilQ, _query
 from api.services.planning import build_gaps_page, heat_weights
 from geo.hours import local_time
@@ -56,7 +57,12 @@ def _basemaps(settings) -> dict:
     }
 
 
-@router.get("/maps/heatmap", response_class=HTMLResponse, summary="Tips heatmap (隐患热力图)")
+@router.get(
+    "/maps/heatmap",
+    response_class=HTMLResponse,
+    summary="Tips heatmap (隐患热力图)",
+    responses=error_responses(422),
+)
 def heatmap(
     city: CityDep,
     store: StoreDep,
@@ -75,14 +81,24 @@ def heatmap(
     return HTMLResponse(page)
 
 
-@router.get("/maps/coverage", response_class=HTMLResponse, summary="Coverage map (驿站覆盖图)")
+@router.get(
+    "/maps/coverage",
+    response_class=HTMLResponse,
+    summary="Coverage map (驿站覆盖图)",
+    responses=error_responses(422),
+)
 def coverage_map(city: CityDep, settings: SettingsDep, cov: CoverageDep) -> HTMLResponse:
     from maps.planning import coverage_page
 
     return HTMLResponse(coverage_page(city, cov, **_basemaps(settings)))
 
 
-@router.get("/maps/gaps", response_class=HTMLResponse, summary="Gaps and suggested sites map")
+@router.get(
+    "/maps/gaps",
+    response_class=HTMLResponse,
+    summary="Gaps and suggested sites map",
+    responses=error_responses(422),
+)
 def gaps_map(
     city: CityDep,
     settings: SettingsDep,

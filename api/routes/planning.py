@@ -10,6 +10,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import CityDep, SettingsDep, StoreDep
+from api.errors import error_responses
 from api.services.planning import (
     PlanningQuery,
     categories_of,
@@ -88,7 +89,11 @@ def _summary(values: dict) -> dict:
     }
 
 
-@router.get("/coverage", summary="Coverage of the city and of every subdistrict")
+@router.get(
+    "/coverage",
+    summary="Coverage of the city and of every subdistrict",
+    responses=error_responses(422),
+)
 def coverage_summary(city: CityDep, query: QueryDep, cov: CoverageDep) -> dict:
     table = cov.by_subdistrict(city.subdistricts)
     return {
@@ -100,12 +105,20 @@ def coverage_summary(city: CityDep, query: QueryDep, cov: CoverageDep) -> dict:
     }
 
 
-@router.get("/coverage/cells", summary="Every grid cell's distance to a station, as GeoJSON")
+@router.get(
+    "/coverage/cells",
+    summary="Every grid cell's distance to a station, as GeoJSON",
+    responses=error_responses(422),
+)
 def coverage_cells(cov: CoverageDep) -> dict:
     return cells_geojson(cov.cells)
 
 
-@router.get("/gaps", summary="The worst-served grid cells, ranked by gap score")
+@router.get(
+    "/gaps",
+    summary="The worst-served grid cells, ranked by gap score",
+    responses=error_responses(422),
+)
 def gap_cells(
     city: CityDep,
     cov: CoverageDep,
@@ -117,7 +130,11 @@ def gap_cells(
     return out
 
 
-@router.get("/sites/suggest", summary="Where new stations would cover the most demand")
+@router.get(
+    "/sites/suggest",
+    summary="Where new stations would cover the most demand",
+    responses=error_responses(422),
+)
 def suggest(
     city: CityDep,
     cov: CoverageDep,

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import CityDep, SettingsDep
+from api.errors import error_responses
 from api.geojson import StationCatalog, check_out_crs, parse_bbox
 from api.services import stations as service
 from geo.errors import NotFound
@@ -31,7 +32,7 @@ def _catalog(request: Request) -> StationCatalog:
     return request.app.state.catalog
 
 
-@router.get("", summary="All stations as GeoJSON, with filters")
+@router.get("", summary="All stations as GeoJSON, with filters", responses=error_responses(422))
 async def list_stations(
     request: Request,
     city: CityDep,
@@ -108,6 +109,7 @@ def _parse_query(model: type[BaseModel], request: Request, *, lists: tuple[str, 
 @router.get(
     "/nearest",
     summary="The k nearest stations to a point, nearest first",
+    responses=error_responses(422),
     openapi_extra={"parameters": _query_parameters(NearestQuery)},
 )
 async def nearest(request: Request, city: CityDep, settings: SettingsDep) -> Response:
@@ -133,7 +135,11 @@ async def nearest(request: Request, city: CityDep, settings: SettingsDep) -> Res
     return _json(catalog.collection(features))
 
 
-@router.get("/{station_id}", summary="One station as a GeoJSON Feature")
+@router.get(
+    "/{station_id}",
+    summary="One station as a GeoJSON Feature",
+    responses=error_responses(404, 422),
+)
 async def get_station(
     request: Request,
     city: CityDep,

@@ -9,9 +9,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CityDep, SettingsDep, StoreDep
+from api.errors import error_responses
 from api.geojson import check_out_crs, parse_bbox, public_tip, tip_feature
 from api.services.intake import TipSubmission, submit_tip
-from api.services.planning import parse_when
+from api.services.planning import categories_of, parse_when
 from api.stores import TipQuery
 from geo.errors import InvalidInput, NotFound
 
@@ -35,7 +36,12 @@ def _categories(city) -> dict[str, str]:
     return dict(zip(city.categories["code"], city.categories["name"], strict=True))
 
 
-@router.post("", status_code=201, summary="Report a hazard; returns the tip and its assignment")
+@router.post(
+    "",
+    status_code=201,
+    summary="Report a hazard; returns the tip and its assignment",
+    responses=error_responses(400, 409, 413, 422, 429),
+)
 def create_tip(
     body: TipIn,
     request: Request,
@@ -62,7 +68,11 @@ def create_tip(
     return JSONResponse(public_tip(tip, _categories(city)), status_code=201, headers=headers)
 
 
-@router.get("", summary="Tips as GeoJSON, filtered and paged; never the reporter")
+@router.get(
+    "",
+    summary="Tips as GeoJSON, filtered and paged; never the reporter",
+    responses=error_responses(422),
+)
 def list_tips(
     request: Request,
     city: CityDep,
@@ -85,7 +95,7 @@ def list_tips(
     out_crs = check_out_crs(out_crs)
     query = TipQuery(
         bbox=parse_bbox(bbox),
-        categories=list(category or []),
+        categories=list(categories_of(category, city)),
         since=parse_when(since, "since"),
         until=parse_when(until, "until"),
         grid_code=grid_code,
@@ -112,7 +122,7 @@ def list_tips(
     return out
 
 
-@router.get("/{tip_id}", summary="One tip (public view)")
+@router.get("/{tip_id}", summary="One tip (public view)", responses=error_responses(404))
 def get_tip(tip_id: str, city: CityDep, store: StoreDep) -> dict:
     tip = store.get_tip(tip_id)
     if tip is None:

@@ -23,57 +23,64 @@ TIP = {
 }
 
 
-def make_client(tmp_path, db: str, **overrides) -> TestClient:
-    pack = write_pack(tmp_path / "pack")
-    settings = Settings(data=pack, db=db, **overrides)
-    return TestClient(create_app(settings))
+def make_client(db: str, city, **overrides) -> TestClient:
+    """A client of the app on ``city`` (loaded once per session) with the store at ``db``."""
+    return TestClient(create_app(Settings(db=db, **overrides), city=city))
 
 
 @pytest.fixture
-def client(tmp_path, store_url):
-    """A client of the app on the small city, once with SQLite and once with PostGIS."""
-    with make_client(tmp_path, store_url) as c:
+def client(store_url, small_city):
+    """A client whose tests touch the store: once with SQLite and once with PostGIS."""
+    with make_client(store_url, small_city) as c:
         yield c
 
 
-def test_health_counts_layers(client):
+@pytest.fixture(scope="module")
+def api(tmp_path_factory, small_city):
+    """A client for the tests that never touch the store: one app for all of them."""
+    db = tmp_path_factory.mktemp("api") / "t.db"
+    with make_client(f"sqlite:///{db}", small_city) as c:
+        yield c
+
+
+def test_health_counts_layers_and_names_the_store(client, store_url):
     body = client.get("/api/health").json()
     assert body["layers"] == {"stations": 4, "grid": 8, "subdistricts": 2, "streets": 2}
-    assert body["store"] in {"sqlite", "postgis"}
+    assert body["store"] == ("postgis" if store_url.startswith("postgresql") else "sqlite")
 
 
-def test_categories_table(client):
-    rows = client.get("/api/categories").json()
+def test_categories_table(api):
+    rows = api.get("/api/categories").json()
     assert {"code": "11", "name": "公用设施"}.items() <= rows[6].items()
     assert [r["code"] for r in rows][:3] == ["01", "02", "03"]
 
 
-def test_stations_filters(client):
-    every = client.get("/api/stations").json()["features"]
+def test_stations_filters(api):
+    every = api.get("/api/stations").json()["features"]
     assert sorted(f["id"] for f in every) == ["S1", "S2", "S3", "S4"]
-    ebike = client.get("/api/stations", params={"amenity": "ebike_charging"}).json()
+    ebike = api.get("/api/stations", params={"amenity": "ebike_charging"}).json()
     assert sorted(f["id"] for f in ebike["features"]) == ["S2", "S4"]
-    both = client.get("/api/stations", params=[("amenity", "ebike_charging"), ("status", "open")])
+    both = api.get("/api/stations", params=[("amenity", "ebike_charging"), ("status", "open")])
     assert [f["id"] for f in both.json()["features"]] == ["S2"]
-    night = client.get("/api/stations", params={"open_now": "true", "open_at": "2026-06-01T22:30"})
+    night = api.get("/api/stations", params={"open_now": "true", "open_at": "2026-06-01T22:30"})
     assert [f["id"] for f in night.json()["features"]] == ["S2"]
-    box = client.get("/api/stations", params={"bbox": "114.009,30.5,114.012,30.506"}).json()
+    box = api.get("/api/stations", params={"bbox": "114.009,30.5,114.012,30.506"}).json()
     assert [f["id"] for f in box["features"]] == ["S3"]
 
 
-def test_station_by_id_and_404(client):
-    feat = client.get("/api/stations/S3").json()
+def test_station_by_id_and_404(api):
+    feat = api.get("/api/stations/S3").json()
     assert feat["type"] == "Feature" and feat["geometry"]["coordinates"] == [114.0105, 30.5045]
     props = feat["properties"]
     assert props["amenity_labels"] == ["休息", "如厕"]
     assert props["last_confirmed"] == "2026-05-03"
-    missing = client.get("/api/stations/S99")
+    missing = api.get("/api/stations/S99")
     assert missing.status_code == 404
     assert missing.json()["detail"] == "station_id 'S99' does not exist"
 
 
-def test_nearest_sorted_with_nav_url_in_gcj02(client):
-    res = client.get("/api/stations/nearest", params={"lon": PROBE[0], "lat": PROBE[1], "k": 2})
+def test_nearest_sorted_with_nav_url_in_gcj02(api):
+    res = api.get("/api/stations/nearest", params={"lon": PROBE[0], "lat": PROBE[1], "k": 2})
     feats = res.json()["features"]
     assert [f["id"] for f in feats] == ["S1", "S2"]
     assert [f["properties"]["distance_m"] for f in feats] == [100.0, 101.0]
@@ -84,9 +91,9 @@ def test_nearest_sorted_with_nav_url_in_gcj02(client):
     assert "mode=ride" in nav and "coordinate=gaode" in nav
 
 
-def test_nearest_gcj02_input_and_output(client):
+def test_nearest_gcj02_input_and_output(api):
     glon, glat = gcrs.from_wgs84(*PROBE, crs="gcj02")
-    res = client.get(
+    res = api.get(
         "/api/stations/nearest",
         params={"lon": glon, "lat": glat, "crs": "gcj02", "k": 1, "out_crs": "gcj02"},
     )
@@ -98,7 +105,7 @@ def test_nearest_gcj02_input_and_output(client):
     )
 
 
-def test_nearest_open_now_and_amenity(client):
+def test_nearest_open_now_and_amenity(api):
     params = {
         "lon": PROBE[0],
         "lat": PROBE[1],
@@ -107,10 +114,10 @@ def test_nearest_open_now_and_amenity(client):
         "open_at": "2026-06-01T22:30",
     }
     assert [
-        f["id"] for f in client.get("/api/stations/nearest", params=params).json()["features"]
+        f["id"] for f in api.get("/api/stations/nearest", params=params).json()["features"]
     ] == ["S2"]
     params = {"lon": PROBE[0], "lat": PROBE[1], "amenity": "toilet"}
-    feats = client.get("/api/stations/nearest", params=params).json()["features"]
+    feats = api.get("/api/stations/nearest", params=params).json()["features"]
     assert [f["id"] for f in feats] == ["S3"]
 
 
@@ -130,8 +137,8 @@ def test_nearest_open_now_and_amenity(client):
         ({"lon": 114.0, "lat": 30.5, "status": "gone"}, "status"),
     ],
 )
-def test_nearest_bad_input_is_422_naming_the_field(client, params, needle):
-    res = client.get("/api/stations/nearest", params=params)
+def test_nearest_bad_input_is_422_naming_the_field(api, params, needle):
+    res = api.get("/api/stations/nearest", params=params)
     assert res.status_code == 422, res.text
     assert needle in res.json()["detail"]
 
@@ -203,25 +210,25 @@ def test_bad_tips_are_422_naming_the_field(client, change, needle):
 
 
 @pytest.mark.parametrize("missing", ["lon", "lat", "category", "reporter_id"])
-def test_missing_fields(client, missing):
+def test_missing_fields(api, missing):
     body = {k: v for k, v in TIP.items() if k != missing}
-    res = client.post("/api/tips", json=body)
+    res = api.post("/api/tips", json=body)
     assert res.status_code == 422 and res.json()["detail"] == f"{missing}: Field required"
 
 
-def test_nan_in_json_is_refused(client):
+def test_nan_in_json_is_refused(api):
     raw = json.dumps(TIP).replace(str(PROBE[0]), "NaN")
-    res = client.post("/api/tips", content=raw, headers={"content-type": "application/json"})
+    res = api.post("/api/tips", content=raw, headers={"content-type": "application/json"})
     assert res.status_code == 422 and "lon" in res.json()["detail"]
 
 
-def test_malformed_json_and_huge_body(client):
-    res = client.post(
+def test_malformed_json_and_huge_body(api):
+    res = api.post(
         "/api/tips", content="{not json", headers={"content-type": "application/json"}
     )
     assert res.status_code == 422
     huge = {**TIP, "description": "x" * 100_000}
-    res = client.post("/api/tips", json=huge)
+    res = api.post("/api/tips", json=huge)
     assert res.status_code == 413 and "YIZHAN_MAX_BODY_BYTES" in res.json()["detail"]
 
 
@@ -266,9 +273,9 @@ def test_tip_by_id_and_404(client):
     assert client.get("/api/tips/nope").status_code == 404
 
 
-def test_rate_limit_per_reporter_says_when_to_retry(tmp_path):
+def test_rate_limit_per_reporter_says_when_to_retry(tmp_path, small_city):
     db = f"sqlite:///{tmp_path / 'r.db'}"
-    with make_client(tmp_path, db, tip_rate_per_reporter_per_minute=2) as c:
+    with make_client(db, small_city, tip_rate_per_reporter_per_minute=2) as c:
         codes = [c.post("/api/tips", json=TIP).status_code for _ in range(3)]
         assert codes == [201, 201, 429]
         refused = c.post("/api/tips", json=TIP)
@@ -283,9 +290,9 @@ def test_rate_limit_per_reporter_says_when_to_retry(tmp_path):
         assert c.get("/api/tips").json()["numberMatched"] == 3
 
 
-def test_rate_limit_per_address(tmp_path):
+def test_rate_limit_per_address(tmp_path, small_city):
     db = f"sqlite:///{tmp_path / 'a.db'}"
-    with make_client(tmp_path, db, tip_rate_per_address_per_minute=3) as c:
+    with make_client(db, small_city, tip_rate_per_address_per_minute=3) as c:
         codes = [
             c.post("/api/tips", json={**TIP, "reporter_id": f"r{i}"}).status_code for i in range(4)
         ]
@@ -295,7 +302,7 @@ def test_rate_limit_per_address(tmp_path):
         assert 1 <= int(refused.headers["retry-after"]) <= 60
         # a retry of a stored tip is answered from the store, not limited
         key = {"Idempotency-Key": "k-limited"}
-        with make_client(tmp_path / "2", db, tip_rate_per_address_per_minute=1) as d:
+        with make_client(db, small_city, tip_rate_per_address_per_minute=1) as d:
             assert d.post("/api/tips", json=TIP, headers=key).status_code == 201
             assert d.post("/api/tips", json=TIP, headers=key).status_code == 201
             assert d.post("/api/tips", json={**TIP, "reporter_id": "x"}).status_code == 429
@@ -350,18 +357,18 @@ def test_bad_db_url_fails_clearly(tmp_path):
         pass
 
 
-def test_closed_station_is_never_open_now(client):
-    feat = client.get("/api/stations/S4", params={"open_at": "2026-06-01T10:00"}).json()
+def test_closed_station_is_never_open_now(api):
+    feat = api.get("/api/stations/S4", params={"open_at": "2026-06-01T10:00"}).json()
     assert feat["properties"]["status"] == "closed"
     assert feat["properties"]["open_now"] is False  # its hours say 24/7, its status says closed
 
 
-def test_huge_offset_is_422_not_500(client):
-    assert client.get("/api/tips", params={"offset": 2**63}).status_code == 422
+def test_huge_offset_is_422_not_500(api):
+    assert api.get("/api/tips", params={"offset": 2**63}).status_code == 422
 
 
-def test_pages_are_compressed(client):
-    res = client.get("/api/stations", headers={"accept-encoding": "gzip"})
+def test_pages_are_compressed(api):
+    res = api.get("/api/stations", headers={"accept-encoding": "gzip"})
     assert res.headers.get("content-encoding") == "gzip"
     assert res.headers.get("vary") == "Accept-Encoding"
 
@@ -370,23 +377,23 @@ def test_pages_are_compressed(client):
     "path",
     ["/api/stations", "/api/stations/nearest?lon=114.0015&lat=30.5015&k=3", "/"],
 )
-def test_gzip_answers_hold_the_same_json(client, path):
-    plain = client.get(path, headers={"accept-encoding": "identity"})
-    packed = client.get(path, headers={"accept-encoding": "gzip"})
+def test_gzip_answers_hold_the_same_json(api, path):
+    plain = api.get(path, headers={"accept-encoding": "identity"})
+    packed = api.get(path, headers={"accept-encoding": "gzip"})
     assert plain.status_code == packed.status_code == 200
     assert packed.headers["content-encoding"] == "gzip"
     assert int(packed.headers["content-length"]) < len(plain.content)  # it did compress
     assert packed.text == plain.text  # httpx decompressed it
 
 
-def test_answers_to_clients_without_gzip_are_plain_and_vary(client):
-    big = client.get("/api/stations", headers={"accept-encoding": "identity"})
+def test_answers_to_clients_without_gzip_are_plain_and_vary(api):
+    big = api.get("/api/stations", headers={"accept-encoding": "identity"})
     assert big.status_code == 200
     assert "content-encoding" not in big.headers
     assert int(big.headers["content-length"]) == len(big.content) >= 1024
     assert big.json()["type"] == "FeatureCollection"
-    # a cache must not serve this plain copy to a gzip client: same Vary as a compressed answer
+    # a cache must not serve this plain copy to a gzip api: same Vary as a compressed answer
     assert big.headers.get("vary") == "Accept-Encoding"
-    small = client.get("/api/health", headers={"accept-encoding": "identity"})
+    small = api.get("/api/health", headers={"accept-encoding": "identity"})
     assert int(small.headers["content-length"]) < 1024
     assert "vary" not in small.headers  # never compressed at this size, as with Starlette

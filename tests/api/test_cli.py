@@ -141,8 +141,16 @@ def test_nearest_table(pack):
         pack,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.index("S1") < result.stdout.index("S2")
-    assert "一号驿站" in result.stdout and "100" in result.stdout
+    rows = [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in result.stdout.splitlines()
+        if line.startswith("│") and line.split("│")[1].strip()  # a row's first line
+    ]
+    # rank, id, name, metres, open now (Monday 10:00), amenities' first line
+    assert [r[:5] for r in rows] == [
+        ["1", "S1", "一号驿站", "100", "营业中"],
+        ["2", "S2", "二号驿站", "101", "营业中"],
+    ]
 
 
 def test_bad_setting_is_named(pack):
