@@ -237,7 +237,7 @@ def test_gaps_and_suggest(pack_with_tips, tmp_path):
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["coverage", "--metric", "flying"], "metric must be one of"),
+        (["coverage", "--metric", "flying"], "'--metric': Value error, 'flying' is not one of"),
         (["gaps", "--demand", "cars"], "demand: 'cars'"),
         (["suggest", "--count", "1", "--target-share", "0.5"], "either count or target_share"),
         (["coverage", "-o", "x.shp"], "unsupported suffix '.shp'"),
