@@ -4,8 +4,8 @@ most (缺口与选址).
 
 Each page is one Folium map on the finder's page shell and basemaps (``maps.finder``; Gaode is
 not offered, as its GCJ-02 tiles would put every cell about 500 m off). Every script and
-stylesheet is served by the app (``maps.assets``): Leaflet from PyPI, ``leaflet.heat`` unpacked
-from npm at build time, and ``static/planning.js``/``planning.css``. The only external URLs on a
+stylesheet is served by the app (``maps.assets``): Leaflet from PyPI, ``leaflet.heat`` from
+folium's copy, and ``static/planning.js``/``planning.css``. The only external URLs on a
 page are tile templates.
 
 The data of a page is one compact JSON object that ``planning.js`` turns into Leaflet layers
