@@ -461,7 +461,7 @@ def make_map(
         page = _heatmap(data, db, since, until, category, settings)
     else:
         from api.planning import build_gaps_page
-        from maps.planning import coverage_page
+        from maps.coverage import coverage_page
 
         city, query, cov = _planning(data, db, radius_m, metric, demand, since, until, category)
         if kind == "coverage":
@@ -482,7 +482,7 @@ def _heatmap(data, db, since, until, category, settings) -> str:
     )
     from api.store import open_store
     from geo.coverage import DemandSpec
-    from maps.planning import heatmap_page
+    from maps.heatmap import heatmap_page
 
     city = _city(data)
     spec = DemandSpec(

@@ -30,7 +30,7 @@ from geo.assign import assign_points
 from geo.city import load_city
 from geo.coverage import DemandSpec
 from geo.hours import CITY_TZ
-from maps.planning import heatmap_page
+from maps.heatmap import heatmap_page
 
 MAX_PAGE_BYTES = 2_000_000
 

@@ -65,7 +65,7 @@ def heatmap(
     until: UntilQ = None,
     category: CategoryQ = None,
 ) -> HTMLResponse:
-    from maps.planning import heatmap_page
+    from maps.heatmap import heatmap_page
 
     spec = _query(city, "1000", "euclidean", "tips", since, until, category).spec()
     weights, aggregated = heat_weights_from_store(
@@ -79,7 +79,7 @@ def heatmap(
 
 @router.get("/maps/coverage", response_class=HTMLResponse, summary="Coverage map (驿站覆盖图)")
 def coverage_map(city: CityDep, settings: SettingsDep, cov: CoverageDep) -> HTMLResponse:
-    from maps.planning import coverage_page
+    from maps.coverage import coverage_page
 
     return HTMLResponse(coverage_page(city, cov, **_basemaps(settings)))
 

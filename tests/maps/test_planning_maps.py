@@ -19,16 +19,10 @@ from api.settings import Settings
 from geo.coverage import Coverage, cell_demand, coverage, gaps, gaps_by_subdistrict
 from geo.sites import suggest_sites
 from maps import STATIC_DIR
-from maps.planning import (
-    SCALE,
-    coverage_page,
-    distance_band,
-    distance_bands,
-    encode_polygons,
-    gaps_page,
-    heat_table,
-    heatmap_page,
-)
+from maps.coverage import coverage_page, distance_band, distance_bands
+from maps.encode import SCALE, encode_polygons, heat_table
+from maps.gaps import gaps_page
+from maps.heatmap import heatmap_page
 
 CELL_0101 = "42010000100101"  # west subdistrict, S1 100 m from its centroid
 CELL_0102_EAST = "42010000200102"  # east subdistrict, 333 m south of S3
