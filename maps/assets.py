@@ -41,3 +41,14 @@ def own_asset(name: str) -> str:
     a phone never keeps an old copy after an update."""
     digest = hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
     return f"/static/yizhan/{name}?v={digest}"
+
+
+def import_map(folder: str) -> dict:
+    """An import map for the ES modules in ``maps/static/<folder>``: they import each other by
+    plain relative paths, and the browser fetches each at its content-versioned URL."""
+    return {
+        "imports": {
+            f"/static/yizhan/{folder}/{path.name}": own_asset(f"{folder}/{path.name}")
+            for path in sorted((STATIC_DIR / folder).glob("*.js"))
+        }
+    }

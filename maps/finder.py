@@ -1,23 +1,26 @@
 """The courier page (驿站地图): every station on a phone-sized map, the nearest open ones, and a
 hazard report form.
 
-The page is one Folium map. Its stations are a ``FastMarkerCluster``: one JSON row per station
-(position, open state, GCJ-02 position, amenity codes and a popup rendered from
-``templates/station_popup.html``), which ``/static/yizhan/finder.js`` turns into markers.
-Measured with 2,040 stations: a Folium ``Marker`` + ``Popup`` each renders in 2.75 s, the rows in
-0.33 s, for the same page size (about 1.9 KB a station); Folium's ``Popup`` also needs jQuery,
-which this page does not load.
+The page is one Folium map. Its stations are one JSON row each (position, open state, GCJ-02
+position, amenity codes and a popup rendered from ``templates/station_popup.html``), which the
+page's ES modules (``static/finder/``) turn into markers in a MarkerCluster group. Measured with
+2,040 stations: a Folium ``Marker`` + ``Popup`` each renders in 2.75 s, the rows in 0.33 s, for
+the same page size (about 1.9 KB a station); Folium's ``Popup`` also needs jQuery, which this page
+does not load. Module scripts run after Folium's inline script, so that script only stores the
+data and the layers it made (``window.yzPage``), and ``finder/main.js`` starts from there.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 
 import folium
 import numpy as np
+from branca.element import Element
 from folium.elements import JSCSSMixin
-from folium.plugins import FastMarkerCluster
+from folium.plugins import MarkerCluster
 from folium.template import Template
 
 from geo import crs as gcrs
@@ -25,7 +28,8 @@ from geo.city import City
 from geo.hours import local_time
 from geo.layers import AMENITIES
 from geo.nav import amap_nav_url
-from maps.assets import MARKERCLUSTER_CSS, MARKERCLUSTER_JS, own_asset
+from maps.assets import MARKERCLUSTER_CSS, MARKERCLUSTER_JS, import_map, own_asset
+from maps.encode import script_json
 from maps.page import (
     TEMPLATES,
     Page,
@@ -39,7 +43,7 @@ from maps.page import (
 TITLE = "暖心驿站地图"
 STATUS_NOTE = {"closed": "站点已关闭", "suspended": "暂停服务"}
 # GCJ-02 offsets for positions known only in the browser (the rider's own position), sampled
-# with geo.crs on a grid over the city and interpolated bilinearly in finder.js. Measured
+# with geo.crs on a grid over the city and interpolated bilinearly in finder/coords.js. Measured
 # on the demo city (20,000 random points, 10 km around it): at most 0.35 m off at 0.02 degree
 # spacing (289 nodes), 0.09 m at 0.01 degree (1,056 nodes), 2.1 m at 0.05 degree.
 OFFSET_STEP_DEG = 0.02
@@ -135,29 +139,43 @@ def gcj_offset_grid(bounds, *, step_deg: float = OFFSET_STEP_DEG, pad_deg: float
 
 
 class _FinderApp(JSCSSMixin):
-    """The page's own script and stylesheet, started once every Folium layer exists."""
+    """The page's data and layers for ``finder/main.js``, its import map and stylesheets."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            YZ.init({{ this.config|tojson }}, {
+            window.yzPage = {
+                data: {{ this.data_json }},
                 map: {{ this.map.get_name() }},
                 cluster: {{ this.cluster.get_name() }},
                 gaode: {{ this.gaode.get_name() }}
-            });
+            };
         {% endmacro %}
         """
     )
 
-    def __init__(self, config: dict, *, map: folium.Map, cluster, gaode):
+    def __init__(self, data: dict, *, map: folium.Map, cluster, gaode):
         super().__init__()
         self._name = "FinderApp"
-        self.config, self.map, self.cluster, self.gaode = config, map, cluster, gaode
-        self.default_js = [("yizhan_finder_js", own_asset("finder.js"))]
+        self.data_json = script_json(data)
+        self.map, self.cluster, self.gaode = map, cluster, gaode
         self.default_css = [
             ("yizhan_base_css", own_asset("base.css")),
             ("yizhan_finder_css", own_asset("finder.css")),
         ]
+
+    def render(self, **kwargs):
+        # the modules import each other by relative paths; the import map versions each one
+        header = self.get_root().header
+        header.add_child(
+            Element(f'<script type="importmap">{script_json(import_map("finder"))}</script>'),
+            name="yizhan_import_map",
+        )
+        main = html.escape(own_asset("finder/main.js"))
+        header.add_child(
+            Element(f'<script type="module" src="{main}"></script>'), name="yizhan_finder"
+        )
+        super().render(**kwargs)
 
 
 def finder_page(
@@ -192,10 +210,8 @@ def finder_page(
     if tianditu_key:
         TiandituLayer(tianditu_key, show=basemap == "tianditu").add_to(m)
 
-    cluster = FastMarkerCluster(
-        rows,
-        callback="YZ.stationMarker",
-        icon_create_function="YZ.clusterIcon",
+    # filled by finder/main.js, which also sets its icons (iconCreateFunction)
+    cluster = MarkerCluster(
         name="驿站",
         control=False,
         max_cluster_radius=48,
@@ -215,7 +231,7 @@ def finder_page(
     )
 
     present = {code for r in city.station_records for code in r["amenities"]}
-    config = {
+    data = {
         "at": at.isoformat(timespec="minutes"),
         "total": len(rows),
         "amenities": {code: label for code, label in AMENITIES.items() if code in present},
@@ -227,8 +243,9 @@ def finder_page(
             )
         ),
         "offset": gcj_offset_grid((minx, miny, maxx, maxy)),
+        "stations": rows,
     }
-    _FinderApp(config, map=m, cluster=cluster, gaode=gaode).add_to(m)
+    _FinderApp(data, map=m, cluster=cluster, gaode=gaode).add_to(m)
 
     add_panel(
         page,

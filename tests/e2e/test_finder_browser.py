@@ -26,6 +26,8 @@ ARTIFACTS = ROOT / "artifacts"
 PHONE = {"width": 375, "height": 812}
 HOME = {"latitude": 30.5600, "longitude": 114.1480}  # WGS84, in the busiest part of the demo city
 SAVED = "已保存，联网后自动重试"
+OPEN_GREEN = "rgb(24, 128, 56)"  # #188038
+CLOSED_GREY = "rgb(154, 160, 166)"  # #9aa0a6
 # stations on screen: single markers plus the counts written on clusters
 ON_SCREEN = """() => document.querySelectorAll('.yz-st').length +
     [...document.querySelectorAll('.yz-cl-in > span')]
@@ -254,12 +256,15 @@ def test_all_stations_load_with_their_open_state(phone, server):
     )
     assert page_states == states
     assert 0 < sum(states.values()) < 68
-    # the colour on screen follows the state (open and closed ones both checked)
+    # the colour on screen follows the state (open and closed ones both checked): green, grey
     sample = [s for s, o in states.items() if o][:4] + [s for s, o in states.items() if not o][:4]
     for sid in sample:
         show_station(phone, sid)
-        cls = phone.get_attribute(f'[data-station="{sid}"]', "class")
+        marker = f'[data-station="{sid}"]'
+        cls = phone.get_attribute(marker, "class")
         assert ("yz-st-open" if states[sid] else "yz-st-closed") in cls
+        colour = phone.eval_on_selector(marker, "el => getComputedStyle(el).backgroundColor")
+        assert colour == (OPEN_GREEN if states[sid] else CLOSED_GREY), (sid, colour)
 
 
 def test_station_popup_and_navigation_link(phone, server):

