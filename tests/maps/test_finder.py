@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
 import json
 import re
@@ -15,6 +16,7 @@ from api.app import create_app
 from api.settings import Settings
 from geo import crs as gcrs
 from geo.city import load_city
+from maps import STATIC_DIR
 from maps.finder import finder_page, gcj_offset_grid, hours_zh
 
 OSM = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -244,3 +246,24 @@ def test_route_serves_the_page_and_its_assets_and_renders_once_a_minute(tmp_path
         for url in urls:
             assert client.get(url).status_code == 200, url
         assert client.get("/static/vendor/leaflet/images/layers.png").status_code == 200
+
+
+def test_modules_load_at_versioned_urls_and_plain_urls_revalidate(tmp_path):
+    settings = Settings(data=write_pack(tmp_path / "pack"), db=f"sqlite:///{tmp_path / 't.db'}")
+    with TestClient(create_app(settings)) as client:
+        page = client.get("/").text
+        (found,) = re.findall(r'<script type="importmap">(.*?)</script>', page)
+        imports = json.loads(found)["imports"]
+        modules = sorted((STATIC_DIR / "finder").glob("*.js"))
+        assert len(modules) >= 5 and len(imports) == len(modules)
+        for path in modules:
+            body = path.read_bytes()
+            plain = f"/static/yizhan/finder/{path.name}"
+            digest = hashlib.sha256(body).hexdigest()[:12]
+            assert imports[plain] == f"{plain}?v={digest}"  # a changed file gets a new URL
+            versioned = client.get(imports[plain])
+            assert versioned.status_code == 200 and versioned.content == body
+            assert "no-cache" not in versioned.headers.get("cache-control", "")
+            # a browser without import maps asks for the plain URL: it must check for changes
+            assert client.get(plain).headers["cache-control"] == "no-cache"
+        assert f'<script type="module" src="{imports["/static/yizhan/finder/main.js"]}">' in page
