@@ -472,6 +472,50 @@ def test_a_report_whose_answer_was_lost_is_stored_once_after_reload(phone, serve
     assert len(find_tip(server, grid_code, description)) == 1
 
 
+def test_a_report_answered_429_waits_for_retry_after(phone, server):
+    phone.console.allowed_local.append("/api/tips")  # Chromium logs the 429 as an error
+    retry_after_s = 4
+    posts = []  # when each POST reached the network
+
+    def busy_first(route):
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        posts.append(time.monotonic())
+        if len(posts) == 1:
+            route.fulfill(
+                status=429,
+                headers={"Retry-After": str(retry_after_s)},
+                content_type="application/json",
+                body='{"detail": "too many tips from this address"}',
+            )
+        else:
+            route.continue_()
+
+    phone.route("**/api/tips", busy_first)
+    description = f"e2e 限流 {uuid.uuid4().hex[:8]}"
+    fill_report(phone, server, description)
+    phone.click("#yz-submit")
+    phone.wait_for_function(
+        "document.getElementById('yz-report-msg').textContent === '已保存，稍后自动重试'"
+    )
+    (saved,) = queue(phone)
+    assert saved["body"]["description"] == description
+    assert phone.evaluate(f"Date.now() < {saved['not_before']}")  # held back, not dropped
+    # a retry round before then does not send it (it would resolve only after the answer)
+    phone.evaluate("YZ.retryPending().then(() => null)")
+    assert len(posts) == 1 and len(queue(phone)) == 1
+    # the hold is kept on the phone: after a reload it is sent once the time has come
+    phone.reload()
+    phone.wait_for_function(
+        "document.getElementById('yz-report-msg').textContent.includes('补发成功')"
+    )
+    assert len(posts) == 2 and posts[1] - posts[0] >= retry_after_s
+    assert queue(phone) == []
+    grid_code = result_field(phone, "网格")
+    assert len(find_tip(server, grid_code, description)) == 1
+
+
 def test_screenshot_on_a_phone(phone, server):
     phone.click(".yz-locate a")
     phone.wait_for_selector(".yz-near-item >> nth=2")

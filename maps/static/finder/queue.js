@@ -1,7 +1,9 @@
 /* Hazard reports waiting to be sent. Each is saved on the phone (localStorage, or memory where
  * storage is refused) before it is sent, and stays until the server answers for good: stored
  * (201) or refused as invalid (a 4xx other than 408 and 429). Every try sends the same
- * Idempotency-Key, so a report is stored once however often it is sent. */
+ * Idempotency-Key, so a report is stored once however often it is sent. An answer with
+ * Retry-After (429 when a phone sends too many) holds the report back until then, across page
+ * loads too. */
 
 const QUEUE_KEY = "yizhan.pendingTips";
 const REPORTER_KEY = "yizhan.reporterId";
@@ -73,11 +75,28 @@ function dequeue(key) {
   saveQueue(loadQueue().filter((item) => item.key !== key));
 }
 
-// Send one queued report. Resolves to {outcome, status, data}: outcome "sent" (stored, now off
-// the queue), "refused" (off the queue), "kept" (still queued) or "busy" (this report is being
-// sent already).
+function holdUntil(key, time) {
+  saveQueue(loadQueue().map((item) => (item.key === key ? { ...item, not_before: time } : item)));
+}
+
+// May this report be sent at ``now`` (ms), or is it held back by a Retry-After?
+export function isDue(item, now) {
+  return !(item.not_before > now);
+}
+
+// Retry-After in milliseconds: seconds or an HTTP date (0 when absent or unreadable).
+function retryAfterMs(res) {
+  const value = (res.headers.get("Retry-After") || "").trim();
+  if (!value) return 0;
+  const at = /^\d+$/.test(value) ? Date.now() + 1000 * Number(value) : Date.parse(value);
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : 0;
+}
+
+// Send one queued report. Resolves to {outcome, status, data, waitMs}: outcome "sent" (stored,
+// now off the queue), "refused" (off the queue), "kept" (still queued; waitMs from Retry-After)
+// or "busy" (this report is being sent already).
 export async function send(item) {
-  if (inFlight.has(item.key)) return { outcome: "busy", status: 0, data: {} };
+  if (inFlight.has(item.key)) return { outcome: "busy", status: 0, data: {}, waitMs: 0 };
   inFlight.add(item.key);
   let res = null;
   let data = {};
@@ -96,11 +115,13 @@ export async function send(item) {
   const status = res ? res.status : 0;
   if (res && res.ok) {
     dequeue(item.key);
-    return { outcome: "sent", status, data };
+    return { outcome: "sent", status, data, waitMs: 0 };
   }
   if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
     dequeue(item.key);
-    return { outcome: "refused", status, data };
+    return { outcome: "refused", status, data, waitMs: 0 };
   }
-  return { outcome: "kept", status, data };
+  const waitMs = res ? retryAfterMs(res) : 0;
+  if (waitMs > 0) holdUntil(item.key, Date.now() + waitMs);
+  return { outcome: "kept", status, data, waitMs };
 }

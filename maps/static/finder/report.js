@@ -4,7 +4,7 @@
 
 import { $, distanceText, el } from "./dom.js";
 import { locate } from "./locate.js";
-import { enqueue, loadQueue, newKey, reporterId, send } from "./queue.js";
+import { enqueue, isDue, loadQueue, newKey, reporterId, send } from "./queue.js";
 import { activeTab, setSheet } from "./sheet.js";
 
 const RETRY_MS = 15000;
@@ -13,6 +13,7 @@ let app;
 let report = null; // {post: {lon, lat, crs}, wgs, gcj}
 let reportHow = "";
 let marker = null;
+let retryTimer = null;
 
 function reportStatus(text, kind) {
   const p = $("yz-report-msg");
@@ -149,16 +150,30 @@ function deliver(item, fresh) {
       if (fresh) {
         reportStatus(answer.status ? "已保存，稍后自动重试" : "已保存，联网后自动重试", "warn");
       }
+      if (answer.waitMs > 0) retryWhenDue(loadQueue());
     }
     showPending();
     return answer.outcome;
   });
 }
 
-// Send every saved report.
+// Try again as soon as the first report held back by a Retry-After is due (a moment after, so
+// that it is), on this page load or the next.
+function retryWhenDue(queue) {
+  const now = Date.now();
+  const held = queue.filter((item) => !isDue(item, now)).map((item) => item.not_before);
+  if (!held.length) return;
+  window.clearTimeout(retryTimer);
+  retryTimer = window.setTimeout(retryPending, Math.min(...held) - now + 100);
+}
+
+// Send every saved report that is not held back by a Retry-After.
 export function retryPending() {
+  const now = Date.now();
+  const queue = loadQueue();
   showPending();
-  return Promise.all(loadQueue().map((item) => deliver(item, null)));
+  retryWhenDue(queue);
+  return Promise.all(queue.filter((item) => isDue(item, now)).map((item) => deliver(item, null)));
 }
 
 function submitReport(ev) {
