@@ -83,9 +83,25 @@ def server(tmp_path_factory):
             proc.wait()
 
 
+def cjk_fonts() -> str:
+    """The font families fontconfig offers for Chinese (empty when there is none)."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return ""
+    found = subprocess.run([fc_list, ":lang=zh", "family"], capture_output=True, text=True)
+    return found.stdout.strip()
+
+
 @pytest.fixture(scope="module")
 def browser():
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium chromium-driver"
+    if not cjk_fonts():
+        pytest.fail(
+            "no CJK font is installed (`fc-list :lang=zh` lists none), so the pages and their "
+            "screenshots would show boxes for every Chinese character: "
+            "apt-get install fonts-wqy-microhei",
+            pytrace=False,
+        )
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -207,8 +223,15 @@ def fill_report(page, server: str, description: str) -> dict:
     point = clear_map_point(page, server)
     assert point is not None, "no free spot on the map to tap"
     page.mouse.click(point["x"], point["y"])
-    assert "地图点选" in page.inner_text("#yz-pos-text")
+    wait_for_tap(page)
     return point
+
+
+def wait_for_tap(page) -> None:
+    """Until the page has taken the tap on the map as the report's position."""
+    page.wait_for_function(
+        "document.getElementById('yz-pos-text').textContent.includes('地图点选')"
+    )
 
 
 def show_station(page, station_id: str) -> None:
@@ -519,8 +542,8 @@ def test_a_report_answered_429_waits_for_retry_after(phone, server):
 def test_screenshot_on_a_phone(phone, server):
     phone.click(".yz-locate a")
     phone.wait_for_selector(".yz-near-item >> nth=2")
-    phone.wait_for_function("!YZ.cluster._inZoomAnimation")
-    phone.wait_for_timeout(600)  # and the clusters' fade-in (0.3 s CSS transitions)
+    # the zoom has ended, and so have the clusters' fade-in and every other CSS transition
+    phone.wait_for_function("!YZ.cluster._inZoomAnimation && document.getAnimations().length === 0")
     path = ARTIFACTS / "finder.png"
     phone.screenshot(path=str(path))
     assert path.stat().st_size > 10_000
@@ -540,6 +563,7 @@ def test_a_refused_report_is_dropped_from_the_queue_and_given_back(phone, server
     phone.evaluate("YZ.map.setZoom(9, {animate: false})")  # a tap at the edge is ~30 km out
     phone.wait_for_function("!YZ.cluster._inZoomAnimation")
     phone.mouse.click(40, 160)
+    wait_for_tap(phone)
     phone.click("#yz-submit")
     phone.wait_for_function(
         "document.getElementById('yz-report-msg').textContent.startsWith('提交失败')"

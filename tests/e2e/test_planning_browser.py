@@ -45,10 +45,19 @@ def desk(browser, server):
     assert console.errors == []
 
 
+# The page is built, no zoom or CSS transition runs, and the heat layer (on the heatmap) has no
+# redraw pending: Leaflet.heat draws on the animation frame after each change.
+SETTLED = """() => window.YZP && YZP.ready === true && !YZP.map._animatingZoom
+    && !(YZP.heat && YZP.heat._frame) && document.getAnimations().length === 0"""
+
+
+def settle(page) -> None:
+    page.wait_for_function(SETTLED)
+
+
 def open_map(page, server: str, path: str) -> None:
     page.goto(server + path)
-    page.wait_for_function("window.YZP && YZP.ready === true")
-    page.wait_for_timeout(300)  # the heat layer draws on the next animation frame
+    settle(page)
 
 
 def screenshot(page, name: str) -> None:
@@ -56,6 +65,7 @@ def screenshot(page, name: str) -> None:
     the page about 470 KB, about 110 KB this way; the octree keeps the heat's reds)."""
     from PIL import Image  # with the test extras (spopt -> pointpats -> matplotlib)
 
+    settle(page)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     image = Image.open(path).convert("RGB")
