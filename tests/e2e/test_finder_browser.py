@@ -15,8 +15,10 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 from playwright import sync_api
+from pyproj import Geod
 
 from geo import crs as gcrs
 
@@ -428,6 +430,36 @@ def test_gaode_basemap_shifts_every_overlay_and_taps_post_gcj02(phone, server):
     first = phone.evaluate("[YZ.markers[0].yz.info.id, YZ.markers[0].getLatLng()]")
     wgs = api(server, f"/api/stations/{first[0]}")["geometry"]["coordinates"]
     assert abs(first[1]["lng"] - wgs[0]) < 2e-7 and abs(first[1]["lat"] - wgs[1]) < 2e-7
+
+
+def test_the_pages_own_gcj02_conversion_agrees_with_geo_crs(phone, server):
+    # the page's WGS84 -> GCJ-02 and back (finder/coords.js on the offset grid the server sends)
+    # at 1,681 points over the stations' extent and 5 km around it, against geo.crs
+    lon, lat = np.array(
+        [f["geometry"]["coordinates"] for f in api(server, "/api/stations")["features"]]
+    ).T
+    lon, lat = np.meshgrid(
+        np.linspace(lon.min() - 0.05, lon.max() + 0.05, 41),
+        np.linspace(lat.min() - 0.05, lat.max() + 0.05, 41),
+    )
+    lon, lat = lon.ravel(), lat.ravel()
+    glon, glat = gcrs.from_wgs84(lon, lat, crs="gcj02")
+    got = np.array(
+        phone.evaluate(
+            """(pts) => pts.map(([lon, lat, glon, glat]) => {
+            const gcj = YZ.toGcj(L.latLng(lat, lon));
+            const wgs = YZ.toWgs(L.latLng(glat, glon));
+            return [gcj.lng, gcj.lat, wgs.lng, wgs.lat];
+        })""",
+            np.column_stack([lon, lat, glon, glat]).tolist(),
+        )
+    )
+    geod = Geod(ellps="WGS84")
+    _, _, to_gcj_m = geod.inv(got[:, 0], got[:, 1], glon, glat)
+    _, _, to_wgs_m = geod.inv(got[:, 2], got[:, 3], lon, lat)
+    assert to_gcj_m.max() < 0.5 and to_wgs_m.max() < 0.5, (to_gcj_m.max(), to_wgs_m.max())
+    _, _, shift_m = geod.inv(lon, lat, glon, glat)
+    assert shift_m.min() > 100  # the datums really are apart here
 
 
 def test_a_report_that_cannot_be_sent_is_kept_and_retried(phone, server):

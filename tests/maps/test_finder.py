@@ -193,31 +193,19 @@ def test_hours_in_chinese():
     assert hours_zh("Mo-Fr 09:00-17:00; Sa,Su off") == "周一至周五 09:00-17:00；周六、周日 休息"
 
 
-def test_gcj_offset_grid_interpolates_to_well_under_a_metre():
+def test_gcj_offset_grid_holds_geo_crs_offsets_at_its_nodes():
     grid = gcj_offset_grid((114.10, 30.50, 114.21, 30.61))
-    nx, step = grid["nx"], grid["step"]
-
-    def to_gcj(lon, lat):  # the same bilinear interpolation as finder.js
-        fx, fy = (lon - grid["x0"]) / step, (lat - grid["y0"]) / step
-        i, j = int(fx), int(fy)
-        tx, ty = fx - i, fy - j
-        k = j * nx + i
-
-        def bil(a):
-            return (
-                a[k] * (1 - tx) * (1 - ty)
-                + a[k + 1] * tx * (1 - ty)
-                + a[k + nx] * (1 - tx) * ty
-                + a[k + nx + 1] * tx * ty
-            )
-
-        return lon + bil(grid["dlon"]), lat + bil(grid["dlat"])
-
-    for lon, lat in [(114.155, 30.56), (114.1034, 30.5071), (114.2999, 30.7001), (114.0, 30.41)]:
-        glon, glat = to_gcj(lon, lat)
-        elon, elat = gcrs.from_wgs84(lon, lat, crs="gcj02")
-        error_m = ((glon - elon) * 95_900) ** 2 + ((glat - elat) * 110_900) ** 2
-        assert error_m**0.5 < 0.5, (lon, lat, error_m**0.5)
+    # 0.02 degree nodes from a multiple of the step, 0.1 degree beyond the bounds on every side
+    assert (grid["x0"], grid["y0"], grid["step"]) == (114.0, 30.4, 0.02)
+    assert (grid["nx"], grid["ny"]) == (17, 17)  # 114.00 .. 114.32, 30.40 .. 30.72
+    assert len(grid["dlon"]) == len(grid["dlat"]) == 17 * 17
+    for i, j in [(0, 0), (16, 0), (0, 16), (7, 9), (16, 16)]:
+        lon, lat = 114.0 + 0.02 * i, 30.4 + 0.02 * j
+        glon, glat = gcrs.from_wgs84(lon, lat, crs="gcj02")
+        k = j * 17 + i  # row-major, south to north, west to east
+        assert grid["dlon"][k] == pytest.approx(glon - lon, abs=1e-8)
+        assert grid["dlat"][k] == pytest.approx(glat - lat, abs=1e-8)
+    assert 0.004 < grid["dlon"][0] < 0.007  # about 500 m: the shift is real
 
 
 def test_route_serves_the_page_and_its_assets_and_renders_once_a_minute(tmp_path, monkeypatch):
