@@ -4,6 +4,7 @@ on the demo city. Tiles are blocked (as on a machine without internet): the page
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -27,6 +28,14 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 PHONE = {"width": 375, "height": 812}
 HOME = {"latitude": 30.5600, "longitude": 114.1480}  # WGS84, in the busiest part of the demo city
+PHONE_CONTEXT = {
+    "viewport": PHONE,
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+    "geolocation": HOME,
+    "permissions": ["geolocation"],
+}
 SAVED = "已保存，联网后自动重试"
 OPEN_GREEN = "rgb(24, 128, 56)"  # #188038
 CLOSED_GREY = "rgb(154, 160, 166)"  # #9aa0a6
@@ -45,16 +54,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """``yizhan serve`` on a free port with a fresh SQLite store; its base URL."""
+@contextlib.contextmanager
+def serve(tmp_path_factory, *options: str):
+    """``yizhan serve`` (with ``options``) on a free port with a fresh SQLite store; its URL."""
     port = _free_port()
     db = tmp_path_factory.mktemp("e2e") / "t.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("YIZHAN_")}
     # the installed console script, run outside the checkout: what `pip install .` really gives
     yizhan = shutil.which("yizhan")
     assert yizhan, "the yizhan command is not installed (pip install .)"
-    cmd = [yizhan, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [yizhan, "serve", "--host", "127.0.0.1", "--port", str(port), *options]
     log = tmp_path_factory.mktemp("e2e-log") / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -83,6 +92,13 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The demo city served as ``pip install .`` gives it."""
+    with serve(tmp_path_factory) as base:
+        yield base
 
 
 def cjk_fonts() -> str:
@@ -136,19 +152,10 @@ class Console:
         self.errors.append(f"uncaught: {exc}")
 
 
-@pytest.fixture
-def phone(browser, server):
-    """A fresh phone-sized page on the finder, its console watched, internet blocked."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(
-        viewport=PHONE,
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        locale="zh-CN",
-        geolocation=HOME,
-        permissions=["geolocation"],
-    )
+def new_page(browser, server: str, **context_options):
+    """A fresh page in its own browser context, its console watched (``page.console``), every
+    request outside ``server`` refused as on a machine without internet."""
+    context = browser.new_context(locale="zh-CN", **context_options)
     page = context.new_page()
     console = Console(server)
     page.on("console", console.on_console)
@@ -161,6 +168,15 @@ def phone(browser, server):
             else route.abort("internetdisconnected")
         ),
     )
+    page.console = console
+    return page
+
+
+@pytest.fixture
+def phone(browser, server):
+    """A fresh phone-sized page on the finder, its console watched, internet blocked."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = new_page(browser, server, **PHONE_CONTEXT)
     page.goto(server + "/")
     page.wait_for_function("window.YZ && YZ.cluster && YZ.markers.length > 0")
     # ready once the opening zoom has settled: every station is on screen, alone or in a cluster
@@ -168,10 +184,9 @@ def phone(browser, server):
     page.wait_for_function(
         f"({ON_SCREEN})() === 68 && !YZ.cluster._inZoomAnimation", timeout=10_000
     )
-    page.console = console
     yield page
-    context.close()
-    assert console.errors == []
+    page.context.close()
+    assert page.console.errors == []
 
 
 def api(server: str, path: str, **params):

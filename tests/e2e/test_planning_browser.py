@@ -16,7 +16,7 @@ import shapely
 import test_finder_browser as finder
 from pyproj import Transformer
 from shapely.geometry import MultiPolygon, Polygon, shape
-from test_finder_browser import ARTIFACTS, ROOT, Console, api
+from test_finder_browser import ARTIFACTS, ROOT, api, new_page
 
 # the same installed `yizhan serve` (one per module), browser and console watch as the courier
 # page's test
@@ -43,22 +43,10 @@ HEAT_PIXELS = """() => {
 def desk(browser, server):
     """A fresh desktop-sized page, its console watched, everything but the server blocked."""
     ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
-    page = context.new_page()
-    console = Console(server)
-    page.on("console", console.on_console)
-    page.on("pageerror", console.on_error)
-    page.route(
-        "**/*",
-        lambda route: (
-            route.continue_()
-            if route.request.url.startswith(server + "/")
-            else route.abort("internetdisconnected")
-        ),
-    )
+    page = new_page(browser, server, viewport=DESKTOP)
     yield page
-    context.close()
-    assert console.errors == []
+    page.context.close()
+    assert page.console.errors == []
 
 
 # The page is built, no zoom or CSS transition runs, and the heat layer (on the heatmap) has no
