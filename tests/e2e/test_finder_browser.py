@@ -280,8 +280,24 @@ def queue(page) -> list[dict]:
 # ---------------------------------------------------------------------------------------- tests
 
 
+def assert_loaded_locally(page, server: str) -> list[str]:
+    """Everything the page fetched but images (tiles: refused here) came from the server, and
+    the project's own files at their versioned URLs."""
+    loaded = page.evaluate(
+        "performance.getEntriesByType('resource')"
+        ".filter(e => e.initiatorType !== 'img').map(e => e.name)"
+    )
+    assert loaded and [u for u in loaded if not u.startswith(server + "/")] == []
+    own = [u for u in loaded if u.startswith(server + "/static/yizhan/")]
+    assert own and [u for u in own if "?v=" not in u] == []
+    return loaded
+
+
 def test_all_stations_load_with_their_open_state(phone, server):
     assert phone.title() == "暖心驿站地图"
+    loaded = assert_loaded_locally(phone, server)
+    modules = [u for u in loaded if u.startswith(server + "/static/yizhan/finder/")]
+    assert len(modules) == len(list((ROOT / "maps" / "static" / "finder").glob("*.js")))
     assert phone.evaluate("YZ.cluster.getLayers().length") == 68
     # what the screen shows adds up to 68: single markers plus the counts on clusters
     assert phone.evaluate(ON_SCREEN) == 68

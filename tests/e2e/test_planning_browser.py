@@ -112,6 +112,8 @@ def tip_weights(tips: list[dict]) -> Counter:
 def test_heatmap_month_view_and_category_filter(desk, server):
     open_map(desk, server, "/maps/heatmap")
     assert desk.title() == "隐患热力图"
+    loaded = finder.assert_loaded_locally(desk, server)
+    assert server + "/static/vendor/leaflet-heat/leaflet_heat.min.js" in loaded
     canvas = desk.locator("canvas.leaflet-heatmap-layer")
     assert canvas.count() == 1 and canvas.bounding_box()["width"] > 500
     everything = heat_points(desk)

@@ -9,7 +9,7 @@ import json
 import re
 
 import pytest
-from conftest import station_features, write_pack
+from conftest import assert_assets_are_local, station_features, write_pack
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -125,14 +125,16 @@ def test_hostile_text_appears_only_escaped(hostile_city):
 
 def test_no_external_script_or_stylesheet(small_city):
     page = render(small_city, key="k")
-    scripts = re.findall(r"<script[^>]*\bsrc=[\"']?([^\"' >]+)", page)
-    sheets = re.findall(r"<link[^>]*\bhref=[\"']?([^\"' >]+)", page)
-    assert scripts and sheets
-    for url in scripts + sheets:
-        assert not re.match(r"(https?:)?//", url), url
-    assert "/static/vendor/leaflet/leaflet.js" in scripts
-    assert "/static/vendor/markercluster/leaflet.markercluster.js" in scripts
-    assert any(u.startswith("/static/yizhan/finder/main.js?v=") for u in scripts)
+    urls = assert_assets_are_local(page)
+    for url in (
+        "/static/vendor/leaflet/leaflet.js",
+        "/static/vendor/leaflet/leaflet.css",
+        "/static/vendor/markercluster/leaflet.markercluster.js",
+        "data:,",
+    ):
+        assert url in urls
+    assert any(u.startswith("/static/yizhan/finder/main.js?v=") for u in urls)
+    assert any(u.startswith("/static/yizhan/finder/report.js?v=") for u in urls)  # import map
     # the only absolute URLs are tile templates and the Amap navigation links
     allowed = (
         "https://tile.openstreetmap.org/",

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_pack
+from conftest import assert_assets_are_local, write_pack
 from fastapi.testclient import TestClient
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
@@ -46,13 +46,6 @@ def layer_names(page: str) -> set[str]:
     block = re.search(r"overlays :\s*\{(.*?)\},", page, flags=re.DOTALL)
     assert block, "no layer control"
     return {json.loads(name) for name in re.findall(r'^\s*("[^"]*") :', block[1], re.MULTILINE)}
-
-
-def external_assets(page: str) -> list[str]:
-    """Script and stylesheet URLs not served by the app."""
-    scripts = re.findall(r'<script[^>]*\bsrc="([^"]*)"', page)
-    links = re.findall(r'<link[^>]*\bhref="([^"]*)"', page)
-    return [u for u in scripts + links if not (u.startswith("/static/") or u == "data:,")]
 
 
 def raw_weights() -> pd.DataFrame:
@@ -174,7 +167,7 @@ def test_heatmap_page_layers_months_categories_and_stations(small_city):
     assert "L.heatLayer(" in page
     assert '<script src="/static/vendor/leaflet-heat/leaflet_heat.min.js"></script>' in page
     assert layer_names(page) == {"隐患热力", "街道边界", "驿站"}
-    assert external_assets(page) == []
+    assert_assets_are_local(page)
     data = page_data(page)
     assert data["aggregated"] is False and data["total"] == 6
     # the month view: 全部 plus one button per month present
@@ -244,7 +237,7 @@ def test_heatmap_of_a_million_tips_stays_under_two_megabytes(small_city):
 def test_coverage_page_layers_legend_and_summary(small_city, cov):
     page = coverage_page(small_city, cov)
     assert layer_names(page) == {"网格（按距离着色）", "驿站服务范围", "街道边界", "驿站"}
-    assert external_assets(page) == []
+    assert_assets_are_local(page)
     data = page_data(page)
     cells = data["cells"]
     assert cells["code"] == list(small_city.grid["grid_code"])
@@ -314,7 +307,7 @@ def test_gaps_page_ranks_sites_and_subdistrict_table(small_city, cov):
         "街道边界",
         "驿站",
     }
-    assert external_assets(page) == []
+    assert_assets_are_local(page)
     data = page_data(page)
     assert data["ranked"]["code"] == list(ranked["grid_code"])
     assert data["ranked"]["rank"] == [1, 2]
@@ -408,7 +401,8 @@ def test_map_routes_answer_html_without_reporters(client):
         assert res.status_code == 200 and res.headers["content-type"].startswith("text/html")
         assert REPORTER not in res.text and DESCRIPTION not in res.text
         assert "reporter" not in res.text
-        assert external_assets(res.text) == []
+        for url in assert_assets_are_local(res.text):
+            assert url == "data:," or client.get(url).status_code == 200, url
 
 
 def test_heatmap_route_filters_and_aggregates_above_the_setting(client):
