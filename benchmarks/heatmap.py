@@ -37,7 +37,7 @@ from geo.assign import assign_points  # noqa: E402
 from geo.city import load_city  # noqa: E402
 from geo.coverage import DemandSpec  # noqa: E402
 from geo.hours import CITY_TZ  # noqa: E402
-from maps.planning import heatmap_page  # noqa: E402
+from maps.heatmap import heatmap_page  # noqa: E402
 
 MAX_PAGE_BYTES = 2_000_000
 

@@ -1,7 +1,10 @@
-"""Leaflet and plugin files from their PyPI (XStatic) packages, and the URLs the pages use.
+"""Leaflet and its plugins from their PyPI packages, and the URLs the pages use.
 
 Folium's defaults point at CDNs, which an intranet (or this test machine) cannot reach; every
-page here loads the same files from the app under ``/static/vendor/``.
+page here loads the same files from the app under ``/static/vendor/``. Leaflet and MarkerCluster
+come from their XStatic packages, Leaflet.heat from the copy folium ships (``leaflet_heat.min.js``,
+the 0.2.0 release with its weights fix: each redraw scales to the busiest spot, see
+``static/planning.js``).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
+import folium
 import xstatic.pkg.leaflet as _leaflet
 import xstatic.pkg.leaflet_markercluster as _markercluster
 
@@ -18,6 +22,7 @@ from maps import STATIC_DIR
 VENDOR_DIRS: dict[str, Path] = {
     "leaflet": Path(_leaflet.BASE_DIR),
     "markercluster": Path(_markercluster.BASE_DIR),
+    "leaflet-heat": Path(folium.__file__).resolve().parent / "templates",
 }
 
 LEAFLET_JS = [("leaflet", "/static/vendor/leaflet/leaflet.js")]
@@ -27,8 +32,7 @@ MARKERCLUSTER_CSS = [
     ("markerclustercss", "/static/vendor/markercluster/MarkerCluster.css"),
     ("markerclusterdefaultcss", "/static/vendor/markercluster/MarkerCluster.Default.css"),
 ]
-# leaflet.heat is published only on npm: setup.py unpacks it into maps/static/vendor at build time
-HEAT_JS = [("leaflet-heat.js", "/static/yizhan/vendor/leaflet-heat/leaflet-heat.js")]
+HEAT_JS = [("leaflet-heat.js", "/static/vendor/leaflet-heat/leaflet_heat.min.js")]
 
 
 @lru_cache
@@ -37,3 +41,14 @@ def own_asset(name: str) -> str:
     a phone never keeps an old copy after an update."""
     digest = hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
     return f"/static/yizhan/{name}?v={digest}"
+
+
+def import_map(folder: str) -> dict:
+    """An import map for the ES modules in ``maps/static/<folder>``: they import each other by
+    plain relative paths, and the browser fetches each at its content-versioned URL."""
+    return {
+        "imports": {
+            f"/static/yizhan/{folder}/{path.name}": own_asset(f"{folder}/{path.name}")
+            for path in sorted((STATIC_DIR / folder).glob("*.js"))
+        }
+    }

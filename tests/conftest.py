@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import quote
 
@@ -175,6 +176,51 @@ def write_pack(folder: Path, **layers: list[dict]) -> Path:
             write_layer(folder / f"{name}.geojson", feats)
     (folder / "pack.toml").write_text('name = "测试城"\n', encoding="utf-8")
     return folder
+
+
+class _Assets(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+        self._import_map = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "script" and attrs.get("type") == "importmap":
+            self._import_map = []
+        elif tag == "script" and "src" in attrs:
+            self.urls.append(attrs["src"] or "")
+        elif tag == "link" and "href" in attrs:
+            self.urls.append(attrs["href"] or "")
+
+    def handle_data(self, data):
+        if self._import_map is not None:
+            self._import_map.append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "script" and self._import_map is not None:
+            found = json.loads("".join(self._import_map))
+            self.urls += found.get("imports", {}).values()
+            self.urls += [u for scope in found.get("scopes", {}).values() for u in scope.values()]
+            self._import_map = None
+
+
+def asset_urls(page: str) -> list[str]:
+    """Every script and stylesheet URL of an HTML page: each ``<script src>``, each ``<link
+    href>`` (stylesheets, the icon) and every URL an import map sends modules to."""
+    parser = _Assets()
+    parser.feed(page)
+    parser.close()
+    return parser.urls
+
+
+def assert_assets_are_local(page: str) -> list[str]:
+    """Every script and stylesheet comes from the app (``/static/...``) or is inline data."""
+    urls = asset_urls(page)
+    assert urls, "no script or stylesheet found"
+    outside = [u for u in urls if not (u.startswith("/static/") or u.startswith("data:"))]
+    assert outside == []
+    return urls
 
 
 @pytest.fixture

@@ -25,7 +25,13 @@ def test_every_runtime_package_is_shipped_but_not_the_generator():
     assert "generator/*" in CONFIG["exclude-package-data"]["data"]
 
 
-def test_page_assets_and_demo_are_package_data():
+def test_page_assets_templates_and_demo_are_package_data():
     data = CONFIG["package-data"]
-    assert "static/*" in data["maps"] and "demo/*" in data["data"]
-    assert (ROOT / "maps" / "static" / "finder.js").exists()
+    assert "demo/*" in data["data"]
+    maps = ROOT / "maps"
+    on_disk = {p for folder in ("static", "templates") for p in (maps / folder).rglob("*")}
+    on_disk = {p.relative_to(maps).as_posix() for p in on_disk if p.is_file()}
+    # matched as setuptools matches them: a pattern does not reach into subfolders
+    shipped = {p.relative_to(maps).as_posix() for g in data["maps"] for p in maps.glob(g)}
+    assert {"static/finder/main.js", "templates/finder_panel.html"} <= on_disk
+    assert sorted(on_disk - shipped) == []

@@ -217,7 +217,7 @@ def make_map(
 
         page = finder_page(load_city(plan.data), **basemaps)
     elif kind == "heatmap":
-        from maps.planning import heatmap_page
+        from maps.heatmap import heatmap_page
 
         city = load_city(plan.data)
         spec = PlanningQuery(
@@ -231,7 +231,7 @@ def make_map(
             city, weights, aggregated=aggregated, categories=city.categories, **basemaps
         )
     else:
-        from maps.planning import coverage_page
+        from maps.coverage import coverage_page
 
         with _planning(plan) as (city, _, cov):
             if kind == "coverage":

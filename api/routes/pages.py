@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
@@ -17,6 +18,18 @@ from geo.hours import local_time
 router = APIRouter(tags=["pages"])
 
 
+class _OwnStatic(StaticFiles):
+    """The project's own JS and CSS. The pages ask for them at content-versioned URLs (``?v=``,
+    and an import map for what the modules import); anything else is answered ``no-cache``, so
+    a browser without import maps checks a module for changes instead of running a stale one."""
+
+    def file_response(self, full_path, stat_result, scope, status_code=200):
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        if "v" not in parse_qs(scope.get("query_string", b"").decode("latin-1")):
+            response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
 def mount_static(app: FastAPI) -> None:
     """Serve Leaflet and plugins from their PyPI packages, and the project's own JS/CSS."""
     from maps.assets import VENDOR_DIRS
@@ -25,7 +38,7 @@ def mount_static(app: FastAPI) -> None:
         app.mount(f"/static/vendor/{name}", StaticFiles(directory=folder), name=f"vendor-{name}")
     from maps import STATIC_DIR
 
-    app.mount("/static/yizhan", StaticFiles(directory=STATIC_DIR), name="yizhan-static")
+    app.mount("/static/yizhan", _OwnStatic(directory=STATIC_DIR), name="yizhan-static")
 
 
 @router.get("/", response_class=HTMLResponse, summary="The station finder (驿站地图)")
@@ -71,7 +84,7 @@ def heatmap(
     until: UntilQ = None,
     category: CategoryQ = None,
 ) -> HTMLResponse:
-    from maps.planning import heatmap_page
+    from maps.heatmap import heatmap_page
 
     spec = _query(city, "1000", "euclidean", "tips", since, until, category).spec()
     weights, aggregated = heat_weights(store, city, spec, raw_max=settings.heatmap_raw_max)
@@ -88,7 +101,7 @@ def heatmap(
     responses=error_responses(422),
 )
 def coverage_map(city: CityDep, settings: SettingsDep, cov: CoverageDep) -> HTMLResponse:
-    from maps.planning import coverage_page
+    from maps.coverage import coverage_page
 
     return HTMLResponse(coverage_page(city, cov, **_basemaps(settings)))
 

@@ -126,8 +126,8 @@ def build_gaps_page(
 ) -> str:
     """The gaps page: the ``top`` worst cells, the gaps per subdistrict and up to ``count`` new
     sites (``YIZHAN_SUGGEST_MAX_COUNT``, ``YIZHAN_SUGGEST_TIME_LIMIT_S``), for the API and the
-    command line alike; ``page_options`` go to :func:`maps.planning.gaps_page`."""
-    from maps.planning import gaps_page
+    command line alike; ``page_options`` go to :func:`maps.gaps.gaps_page`."""
+    from maps.gaps import gaps_page
 
     _check_count(count, settings)
     suggestion = suggest_up_to(city, cov, count=count, time_limit_s=settings.suggest_time_limit_s)

@@ -54,6 +54,25 @@
 
   // ----------------------------------------------------------------------------------- heatmap
 
+  // Leaflet.heat as folium ships it (0.2.0 with its weights fix) ignores the `max` option and
+  // scales every redraw to its busiest spot. The page picks its own maximum (heatMax below), so
+  // the layer's simpleheat canvas is held at it, and spots above it are drawn at full heat.
+  function holdMaximum(heat, maximum) {
+    var canvas = heat._heat;
+    var setMax = canvas.max;
+    var setData = canvas.data;
+    canvas.max = function () {
+      return setMax.call(this, maximum());
+    };
+    canvas.data = function (points) {
+      var top = maximum();
+      for (var i = 0; i < points.length; i++) {
+        if (points[i][2] > top) points[i][2] = top;
+      }
+      return setData.call(this, points);
+    };
+  }
+
   YZP.heatmap = function (cfg, refs) {
     var map = (YZP.map = refs.map);
     var heat = (YZP.heat = refs.heat);
@@ -95,6 +114,11 @@
     var state = { month: -1, cats: cfg.cats.map(function () { return true; }) };
     var refZoom = map.getZoom();
     var playing = null;
+    var maximum = 1; // heatMax of the points shown, at refZoom
+    holdMaximum(heat, function () {
+      // zoomed out past refZoom a spot counts half per level, as in Leaflet.heat's `maxZoom`
+      return maximum * Math.pow(2, Math.max(0, Math.min(refZoom - map.getZoom(), 12)));
+    });
 
     // Like leaflet.heat, sum the points into cells of half the radius at the reference zoom.
     // Overlapping blurred circles add up on the canvas, so the heat's maximum is a high quantile
@@ -142,7 +166,7 @@
       for (var i = 0; i < npos; i++) {
         if (weight[i] > 0) points.push([lat[i], lng[i], weight[i]]);
       }
-      heat.setOptions({ max: heatMax(points), maxZoom: refZoom });
+      maximum = heatMax(points);
       heat.setLatLngs(points);
       YZP.points = points.length;
       YZP.total = total;

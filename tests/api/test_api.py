@@ -223,9 +223,7 @@ def test_nan_in_json_is_refused(api):
 
 
 def test_malformed_json_and_huge_body(api):
-    res = api.post(
-        "/api/tips", content="{not json", headers={"content-type": "application/json"}
-    )
+    res = api.post("/api/tips", content="{not json", headers={"content-type": "application/json"})
     assert res.status_code == 422
     huge = {**TIP, "description": "x" * 100_000}
     res = api.post("/api/tips", json=huge)

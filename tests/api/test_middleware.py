@@ -104,7 +104,9 @@ def test_bodies_over_the_limit_are_refused_with_413(client):
     assert client.post("/echo", content=b"x" * 4096).text == "4096"
     declared = client.post("/echo", content=b"x" * 5000)
     assert declared.status_code == 413
-    assert declared.json()["detail"] == "request body larger than 4096 bytes (YIZHAN_MAX_BODY_BYTES)"
+    assert (
+        declared.json()["detail"] == "request body larger than 4096 bytes (YIZHAN_MAX_BODY_BYTES)"
+    )
 
     def chunks():  # no Content-Length: counted as it streams in
         yield b"x" * 3000

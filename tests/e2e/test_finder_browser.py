@@ -4,6 +4,7 @@ on the demo city. Tiles are blocked (as on a machine without internet): the page
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,8 +16,10 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 from playwright import sync_api
+from pyproj import Geod
 
 from geo import crs as gcrs
 
@@ -25,7 +28,17 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 PHONE = {"width": 375, "height": 812}
 HOME = {"latitude": 30.5600, "longitude": 114.1480}  # WGS84, in the busiest part of the demo city
+PHONE_CONTEXT = {
+    "viewport": PHONE,
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+    "geolocation": HOME,
+    "permissions": ["geolocation"],
+}
 SAVED = "已保存，联网后自动重试"
+OPEN_GREEN = "rgb(24, 128, 56)"  # #188038
+CLOSED_GREY = "rgb(154, 160, 166)"  # #9aa0a6
 # stations on screen: single markers plus the counts written on clusters
 ON_SCREEN = """() => document.querySelectorAll('.yz-st').length +
     [...document.querySelectorAll('.yz-cl-in > span')]
@@ -41,16 +54,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """``yizhan serve`` on a free port with a fresh SQLite store; its base URL."""
+@contextlib.contextmanager
+def serve(tmp_path_factory, *options: str):
+    """``yizhan serve`` (with ``options``) on a free port with a fresh SQLite store; its URL."""
     port = _free_port()
     db = tmp_path_factory.mktemp("e2e") / "t.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("YIZHAN_")}
     # the installed console script, run outside the checkout: what `pip install .` really gives
     yizhan = shutil.which("yizhan")
     assert yizhan, "the yizhan command is not installed (pip install .)"
-    cmd = [yizhan, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [yizhan, "serve", "--host", "127.0.0.1", "--port", str(port), *options]
     log = tmp_path_factory.mktemp("e2e-log") / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -82,8 +95,31 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The demo city served as ``pip install .`` gives it."""
+    with serve(tmp_path_factory) as base:
+        yield base
+
+
+def cjk_fonts() -> str:
+    """The font families fontconfig offers for Chinese (empty when there is none)."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return ""
+    found = subprocess.run([fc_list, ":lang=zh", "family"], capture_output=True, text=True)
+    return found.stdout.strip()
+
+
+@pytest.fixture(scope="module")
 def browser():
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium chromium-driver"
+    if not cjk_fonts():
+        pytest.fail(
+            "no CJK font is installed (`fc-list :lang=zh` lists none), so the pages and their "
+            "screenshots would show boxes for every Chinese character: "
+            "apt-get install fonts-wqy-microhei",
+            pytrace=False,
+        )
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -116,19 +152,10 @@ class Console:
         self.errors.append(f"uncaught: {exc}")
 
 
-@pytest.fixture
-def phone(browser, server):
-    """A fresh phone-sized page on the finder, its console watched, internet blocked."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(
-        viewport=PHONE,
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        locale="zh-CN",
-        geolocation=HOME,
-        permissions=["geolocation"],
-    )
+def new_page(browser, server: str, **context_options):
+    """A fresh page in its own browser context, its console watched (``page.console``), every
+    request outside ``server`` refused as on a machine without internet."""
+    context = browser.new_context(locale="zh-CN", **context_options)
     page = context.new_page()
     console = Console(server)
     page.on("console", console.on_console)
@@ -141,6 +168,15 @@ def phone(browser, server):
             else route.abort("internetdisconnected")
         ),
     )
+    page.console = console
+    return page
+
+
+@pytest.fixture
+def phone(browser, server):
+    """A fresh phone-sized page on the finder, its console watched, internet blocked."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = new_page(browser, server, **PHONE_CONTEXT)
     page.goto(server + "/")
     page.wait_for_function("window.YZ && YZ.cluster && YZ.markers.length > 0")
     # ready once the opening zoom has settled: every station is on screen, alone or in a cluster
@@ -148,10 +184,9 @@ def phone(browser, server):
     page.wait_for_function(
         f"({ON_SCREEN})() === 68 && !YZ.cluster._inZoomAnimation", timeout=10_000
     )
-    page.console = console
     yield page
-    context.close()
-    assert console.errors == []
+    page.context.close()
+    assert page.console.errors == []
 
 
 def api(server: str, path: str, **params):
@@ -205,8 +240,15 @@ def fill_report(page, server: str, description: str) -> dict:
     point = clear_map_point(page, server)
     assert point is not None, "no free spot on the map to tap"
     page.mouse.click(point["x"], point["y"])
-    assert "地图点选" in page.inner_text("#yz-pos-text")
+    wait_for_tap(page)
     return point
+
+
+def wait_for_tap(page) -> None:
+    """Until the page has taken the tap on the map as the report's position."""
+    page.wait_for_function(
+        "document.getElementById('yz-pos-text').textContent.includes('地图点选')"
+    )
 
 
 def show_station(page, station_id: str) -> None:
@@ -238,8 +280,24 @@ def queue(page) -> list[dict]:
 # ---------------------------------------------------------------------------------------- tests
 
 
+def assert_loaded_locally(page, server: str) -> list[str]:
+    """Everything the page fetched but images (tiles: refused here) came from the server, and
+    the project's own files at their versioned URLs."""
+    loaded = page.evaluate(
+        "performance.getEntriesByType('resource')"
+        ".filter(e => e.initiatorType !== 'img').map(e => e.name)"
+    )
+    assert loaded and [u for u in loaded if not u.startswith(server + "/")] == []
+    own = [u for u in loaded if u.startswith(server + "/static/yizhan/")]
+    assert own and [u for u in own if "?v=" not in u] == []
+    return loaded
+
+
 def test_all_stations_load_with_their_open_state(phone, server):
     assert phone.title() == "暖心驿站地图"
+    loaded = assert_loaded_locally(phone, server)
+    modules = [u for u in loaded if u.startswith(server + "/static/yizhan/finder/")]
+    assert len(modules) == len(list((ROOT / "maps" / "static" / "finder").glob("*.js")))
     assert phone.evaluate("YZ.cluster.getLayers().length") == 68
     # what the screen shows adds up to 68: single markers plus the counts on clusters
     assert phone.evaluate(ON_SCREEN) == 68
@@ -254,12 +312,15 @@ def test_all_stations_load_with_their_open_state(phone, server):
     )
     assert page_states == states
     assert 0 < sum(states.values()) < 68
-    # the colour on screen follows the state (open and closed ones both checked)
+    # the colour on screen follows the state (open and closed ones both checked): green, grey
     sample = [s for s, o in states.items() if o][:4] + [s for s, o in states.items() if not o][:4]
     for sid in sample:
         show_station(phone, sid)
-        cls = phone.get_attribute(f'[data-station="{sid}"]', "class")
+        marker = f'[data-station="{sid}"]'
+        cls = phone.get_attribute(marker, "class")
         assert ("yz-st-open" if states[sid] else "yz-st-closed") in cls
+        colour = phone.eval_on_selector(marker, "el => getComputedStyle(el).backgroundColor")
+        assert colour == (OPEN_GREEN if states[sid] else CLOSED_GREY), (sid, colour)
 
 
 def test_station_popup_and_navigation_link(phone, server):
@@ -402,6 +463,36 @@ def test_gaode_basemap_shifts_every_overlay_and_taps_post_gcj02(phone, server):
     assert abs(first[1]["lng"] - wgs[0]) < 2e-7 and abs(first[1]["lat"] - wgs[1]) < 2e-7
 
 
+def test_the_pages_own_gcj02_conversion_agrees_with_geo_crs(phone, server):
+    # the page's WGS84 -> GCJ-02 and back (finder/coords.js on the offset grid the server sends)
+    # at 1,681 points over the stations' extent and 5 km around it, against geo.crs
+    lon, lat = np.array(
+        [f["geometry"]["coordinates"] for f in api(server, "/api/stations")["features"]]
+    ).T
+    lon, lat = np.meshgrid(
+        np.linspace(lon.min() - 0.05, lon.max() + 0.05, 41),
+        np.linspace(lat.min() - 0.05, lat.max() + 0.05, 41),
+    )
+    lon, lat = lon.ravel(), lat.ravel()
+    glon, glat = gcrs.from_wgs84(lon, lat, crs="gcj02")
+    got = np.array(
+        phone.evaluate(
+            """(pts) => pts.map(([lon, lat, glon, glat]) => {
+            const gcj = YZ.toGcj(L.latLng(lat, lon));
+            const wgs = YZ.toWgs(L.latLng(glat, glon));
+            return [gcj.lng, gcj.lat, wgs.lng, wgs.lat];
+        })""",
+            np.column_stack([lon, lat, glon, glat]).tolist(),
+        )
+    )
+    geod = Geod(ellps="WGS84")
+    _, _, to_gcj_m = geod.inv(got[:, 0], got[:, 1], glon, glat)
+    _, _, to_wgs_m = geod.inv(got[:, 2], got[:, 3], lon, lat)
+    assert to_gcj_m.max() < 0.5 and to_wgs_m.max() < 0.5, (to_gcj_m.max(), to_wgs_m.max())
+    _, _, shift_m = geod.inv(lon, lat, glon, glat)
+    assert shift_m.min() > 100  # the datums really are apart here
+
+
 def test_a_report_that_cannot_be_sent_is_kept_and_retried(phone, server):
     phone.console.allowed_local.append("/api/tips")
     posts = []
@@ -467,11 +558,55 @@ def test_a_report_whose_answer_was_lost_is_stored_once_after_reload(phone, serve
     assert len(find_tip(server, grid_code, description)) == 1
 
 
+def test_a_report_answered_429_waits_for_retry_after(phone, server):
+    phone.console.allowed_local.append("/api/tips")  # Chromium logs the 429 as an error
+    retry_after_s = 4
+    posts = []  # when each POST reached the network
+
+    def busy_first(route):
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        posts.append(time.monotonic())
+        if len(posts) == 1:
+            route.fulfill(
+                status=429,
+                headers={"Retry-After": str(retry_after_s)},
+                content_type="application/json",
+                body='{"detail": "too many tips from this address"}',
+            )
+        else:
+            route.continue_()
+
+    phone.route("**/api/tips", busy_first)
+    description = f"e2e 限流 {uuid.uuid4().hex[:8]}"
+    fill_report(phone, server, description)
+    phone.click("#yz-submit")
+    phone.wait_for_function(
+        "document.getElementById('yz-report-msg').textContent === '已保存，稍后自动重试'"
+    )
+    (saved,) = queue(phone)
+    assert saved["body"]["description"] == description
+    assert phone.evaluate(f"Date.now() < {saved['not_before']}")  # held back, not dropped
+    # a retry round before then does not send it (it would resolve only after the answer)
+    phone.evaluate("YZ.retryPending().then(() => null)")
+    assert len(posts) == 1 and len(queue(phone)) == 1
+    # the hold is kept on the phone: after a reload it is sent once the time has come
+    phone.reload()
+    phone.wait_for_function(
+        "document.getElementById('yz-report-msg').textContent.includes('补发成功')"
+    )
+    assert len(posts) == 2 and posts[1] - posts[0] >= retry_after_s
+    assert queue(phone) == []
+    grid_code = result_field(phone, "网格")
+    assert len(find_tip(server, grid_code, description)) == 1
+
+
 def test_screenshot_on_a_phone(phone, server):
     phone.click(".yz-locate a")
     phone.wait_for_selector(".yz-near-item >> nth=2")
-    phone.wait_for_function("!YZ.cluster._inZoomAnimation")
-    phone.wait_for_timeout(600)  # and the clusters' fade-in (0.3 s CSS transitions)
+    # the zoom has ended, and so have the clusters' fade-in and every other CSS transition
+    phone.wait_for_function("!YZ.cluster._inZoomAnimation && document.getAnimations().length === 0")
     path = ARTIFACTS / "finder.png"
     phone.screenshot(path=str(path))
     assert path.stat().st_size > 10_000
@@ -491,6 +626,7 @@ def test_a_refused_report_is_dropped_from_the_queue_and_given_back(phone, server
     phone.evaluate("YZ.map.setZoom(9, {animate: false})")  # a tap at the edge is ~30 km out
     phone.wait_for_function("!YZ.cluster._inZoomAnimation")
     phone.mouse.click(40, 160)
+    wait_for_tap(phone)
     phone.click("#yz-submit")
     phone.wait_for_function(
         "document.getElementById('yz-report-msg').textContent.startsWith('提交失败')"

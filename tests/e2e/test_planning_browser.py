@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
 
 import pytest
+import shapely
 import test_finder_browser as finder
-from test_finder_browser import ARTIFACTS, ROOT, Console, api
+from pyproj import Transformer
+from shapely.geometry import MultiPolygon, Polygon, shape
+from test_finder_browser import ARTIFACTS, ROOT, api, new_page
 
 # the same installed `yizhan serve` (one per module), browser and console watch as the courier
 # page's test
@@ -21,34 +25,43 @@ browser = finder.browser
 
 DESKTOP = {"width": 1280, "height": 800}
 MAX_SCREENSHOT_BYTES = 300_000
+TO_METRES = Transformer.from_crs(4326, 4547, always_xy=True).transform
+# Heat canvas pixels: [drawn at all, at the top of the ramp (red)]
+HEAT_PIXELS = """() => {
+    const canvas = document.querySelector('canvas.leaflet-heatmap-layer');
+    const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let drawn = 0, red = 0;
+    for (let i = 0; i < px.length; i += 4) {
+        if (px[i + 3] > 0) drawn++;
+        if (px[i] > 200 && px[i + 1] < 90 && px[i + 3] > 200) red++;
+    }
+    return [drawn, red];
+}"""
 
 
 @pytest.fixture
 def desk(browser, server):
     """A fresh desktop-sized page, its console watched, everything but the server blocked."""
     ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
-    page = context.new_page()
-    console = Console(server)
-    page.on("console", console.on_console)
-    page.on("pageerror", console.on_error)
-    page.route(
-        "**/*",
-        lambda route: (
-            route.continue_()
-            if route.request.url.startswith(server + "/")
-            else route.abort("internetdisconnected")
-        ),
-    )
+    page = new_page(browser, server, viewport=DESKTOP)
     yield page
-    context.close()
-    assert console.errors == []
+    page.context.close()
+    assert page.console.errors == []
+
+
+# The page is built, no zoom or CSS transition runs, and the heat layer (on the heatmap) has no
+# redraw pending: Leaflet.heat draws on the animation frame after each change.
+SETTLED = """() => window.YZP && YZP.ready === true && !YZP.map._animatingZoom
+    && !(YZP.heat && YZP.heat._frame) && document.getAnimations().length === 0"""
+
+
+def settle(page) -> None:
+    page.wait_for_function(SETTLED)
 
 
 def open_map(page, server: str, path: str) -> None:
     page.goto(server + path)
-    page.wait_for_function("window.YZP && YZP.ready === true")
-    page.wait_for_timeout(300)  # the heat layer draws on the next animation frame
+    settle(page)
 
 
 def screenshot(page, name: str) -> None:
@@ -56,6 +69,7 @@ def screenshot(page, name: str) -> None:
     the page about 470 KB, about 110 KB this way; the octree keeps the heat's reds)."""
     from PIL import Image  # with the test extras (spopt -> pointpats -> matplotlib)
 
+    settle(page)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     image = Image.open(path).convert("RGB")
@@ -71,9 +85,35 @@ def heat_points(page) -> int:
     return page.evaluate("YZP.heat._latlngs.length")
 
 
+def heat_weights(page) -> Counter:
+    """The heat layer's points: weight per position in 1e-5 degree integers (lon, lat)."""
+    points = page.evaluate("YZP.heat._latlngs")
+    return Counter({(round(lng * 1e5), round(lat * 1e5)): w for lat, lng, w in points})
+
+
+def all_tips(server: str) -> list[dict]:
+    tips, offset = [], 0
+    while True:
+        page = api(server, "/api/tips", limit=1000, offset=offset)
+        tips += page["features"]
+        offset += page["numberReturned"]
+        if offset >= page["numberMatched"]:
+            return tips
+
+
+def tip_weights(tips: list[dict]) -> Counter:
+    """Tips per position in 1e-5 degree integers (lon, lat), as the heatmap places them."""
+    return Counter(
+        (round(t["geometry"]["coordinates"][0] * 1e5), round(t["geometry"]["coordinates"][1] * 1e5))
+        for t in tips
+    )
+
+
 def test_heatmap_month_view_and_category_filter(desk, server):
     open_map(desk, server, "/maps/heatmap")
     assert desk.title() == "隐患热力图"
+    loaded = finder.assert_loaded_locally(desk, server)
+    assert server + "/static/vendor/leaflet-heat/leaflet_heat.min.js" in loaded
     canvas = desk.locator("canvas.leaflet-heatmap-layer")
     assert canvas.count() == 1 and canvas.bounding_box()["width"] > 500
     everything = heat_points(desk)
@@ -106,13 +146,86 @@ def test_heatmap_month_view_and_category_filter(desk, server):
     assert desk.inner_text("#yzp-total") == str(by_cat["11"])
     assert 0 < heat_points(desk) <= by_cat["11"]
 
+    settle(desk)
+    assert desk.evaluate(HEAT_PIXELS)[0] > 1000  # drawn
+    desk.click("#yzp-none")
+    settle(desk)
+    assert desk.evaluate(HEAT_PIXELS) == [0, 0]  # and cleared
+
     desk.click("#yzp-all")
     desk.click(".yzp-month[data-month='-1']")
     assert heat_points(desk) == everything
+    # the busiest 2 % of spots reach the top of the ramp, not only the single busiest one (as
+    # Leaflet.heat would scale it): measured 589 red pixels, 112 when scaled to the busiest spot
+    settle(desk)
+    drawn, red = desk.evaluate(HEAT_PIXELS)
+    assert drawn > 100_000 and red > 300
     # stations on top of the heat: 68, in service or not
     assert desk.locator("path.yzp-st").count() == 68
     assert desk.locator("path.yzp-st-closed").count() == 5
     screenshot(desk, "heatmap")
+
+
+def test_heat_follows_the_tips_of_every_month_and_category(desk, server):
+    open_map(desk, server, "/maps/heatmap")
+    tips = all_tips(server)
+    assert len(tips) == 1200  # the demo city's, below YIZHAN_HEATMAP_RAW_MAX: one point per tip
+    months = sorted({t["properties"]["reported_at"][:7] for t in tips})
+    names = {c["code"]: c["name"] for c in api(server, "/api/categories")}
+    labels = desk.locator(".yzp-cat span:not(.yzp-n)").all_inner_texts()
+    codes = [next(code for code, name in names.items() if name == label) for label in labels]
+    for index, month in [(-1, None), *enumerate(months)]:
+        desk.click(f".yzp-month[data-month='{index}']")
+        shown = [t for t in tips if month is None or t["properties"]["reported_at"][:7] == month]
+        assert desk.inner_text("#yzp-total") == str(len(shown)), month
+        by_cat = Counter(t["properties"]["category"] for t in shown)
+        counts = desk.locator(".yzp-n[data-cat]").all_inner_texts()
+        assert [int(n) for n in counts] == [by_cat[c] for c in codes], month
+        assert heat_weights(desk) == tip_weights(shown), month
+    # one category alone in the last month
+    desk.click("#yzp-none")
+    desk.check(f".yzp-cat:has-text('{names['05']}') input")
+    shown = [
+        t
+        for t in tips
+        if t["properties"]["reported_at"][:7] == months[-1] and t["properties"]["category"] == "05"
+    ]
+    assert len(shown) > 0 and desk.inner_text("#yzp-total") == str(len(shown))
+    assert heat_weights(desk) == tip_weights(shown)
+
+
+def test_coverage_cells_are_drawn_where_the_api_puts_them(desk, server):
+    open_map(desk, server, "/maps/coverage")
+    # every cell polygon Leaflet draws, by the grid code in its own tooltip: [lng, lat] rings
+    drawn = desk.evaluate(
+        """() => {
+        const out = {};
+        const flat = (lls) => lls.map((x) => (Array.isArray(x) ? flat(x) : [x.lng, x.lat]));
+        YZP.map.eachLayer((layer) => {
+            if (!(layer instanceof L.Polygon) || !layer._path) return;
+            if (!layer._path.classList.contains('yzp-cell')) return;
+            const dt = [...layer.getTooltip().getContent().querySelectorAll('dt')]
+                .find((d) => d.textContent === '网格代码');
+            out[dt.nextElementSibling.textContent] = flat(layer.getLatLngs());
+        });
+        return out;
+    }"""
+    )
+    cells = api(server, "/api/coverage/cells")["features"]
+    assert len(drawn) == len(cells) == 2658
+    errors_m = []
+    for cell in cells:
+        rings = drawn[cell["properties"]["grid_code"]]
+        polygons = rings if isinstance(rings[0][0][0], list) else [rings]  # one or several
+        got = MultiPolygon([Polygon(p[0], p[1:]) for p in polygons])
+        want = shape(cell["geometry"])
+        want = MultiPolygon([want]) if want.geom_type == "Polygon" else want
+        assert [len(p.interiors) for p in got.geoms] == [len(p.interiors) for p in want.geoms]
+        # in metres, the city's CGCS2000 zone (EPSG:4547 at 114 E); a vertex within a metre of
+        # the next one may merge with it in the page's 1e-5 degree integers
+        got, want = (shapely.transform(g, TO_METRES, interleaved=False) for g in (got, want))
+        errors_m.append(shapely.hausdorff_distance(got, want, densify=0.25))
+    assert max(errors_m) < 1.0, max(errors_m)
 
 
 def test_coverage_map_legend_cells_and_summary(desk, server):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
 import json
 import re
 
 import pytest
-from conftest import station_features, write_pack
+from conftest import assert_assets_are_local, station_features, write_pack
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -29,11 +30,16 @@ def render(city, *, at=MONDAY_10, basemap="osm", key="") -> str:
     return finder_page(city, basemap=basemap, tianditu_key=key, tile_url_osm=OSM, at=at)
 
 
-def station_data(page: str) -> list[list]:
-    """The station rows the page hands to the marker cluster (one JSON line)."""
-    found = re.findall(r"^\s*var data = (\[.*\]);$", page, flags=re.MULTILINE)
+def page_data(page: str) -> dict:
+    """The data the inline script stores for the page's modules (one JSON line)."""
+    found = re.findall(r"^\s*data: (\{.*\}),$", page, flags=re.MULTILINE)
     assert len(found) == 1
     return json.loads(found[0])
+
+
+def station_data(page: str) -> list[list]:
+    """The station rows the page's modules turn into markers."""
+    return page_data(page)["stations"]
 
 
 def by_id(page: str) -> dict[str, dict]:
@@ -60,14 +66,6 @@ def test_one_marker_per_station_coloured_by_open_state(small_city, at, open_ids)
     for row in rows:
         badge = "营业中" if row[2]["id"] in open_ids else "已休息"
         assert f'yz-badge-{"open" if row[2]["open"] else "closed"}">{badge}<' in row[2]["popup"]
-
-
-def test_marker_colour_classes_follow_the_open_flag():
-    js = (STATIC_DIR / "finder.js").read_text(encoding="utf-8")
-    css = (STATIC_DIR / "finder.css").read_text(encoding="utf-8")
-    assert '(info.open ? "yz-st-open" : "yz-st-closed")' in js
-    assert re.search(r"\.yz-st-open \{\s*background: #188038;", css)  # green
-    assert re.search(r"\.yz-st-closed \{\s*background: #9aa0a6;", css)  # grey
 
 
 def test_markers_carry_wgs84_and_gcj02_positions(small_city):
@@ -115,10 +113,10 @@ def test_hostile_text_appears_only_escaped(hostile_city):
     info = by_id(page)
     s1 = info["S1"]["popup"]
     assert '<b class="yz-pop-name">&lt;img src=x onerror=alert(1)&gt;</b>' in s1
-    assert "&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in s1
+    assert "&#34;&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in s1
     assert "<img" not in s1 and "<script" not in s1
     s2 = info["S2"]["popup"]
-    assert 'href="tel:02723"' in s2 and "027-2&quot; onclick=&quot;alert(3)" in s2
+    assert 'href="tel:02723"' in s2 and "027-2&#34; onclick=&#34;alert(3)" in s2
     assert ' onclick="' not in s2
     # the name reaches the browser only as JSON data (set as a title with the DOM, never parsed)
     assert info["S1"]["name"] == HOSTILE
@@ -127,14 +125,16 @@ def test_hostile_text_appears_only_escaped(hostile_city):
 
 def test_no_external_script_or_stylesheet(small_city):
     page = render(small_city, key="k")
-    scripts = re.findall(r"<script[^>]*\bsrc=[\"']?([^\"' >]+)", page)
-    sheets = re.findall(r"<link[^>]*\bhref=[\"']?([^\"' >]+)", page)
-    assert scripts and sheets
-    for url in scripts + sheets:
-        assert not re.match(r"(https?:)?//", url), url
-    assert "/static/vendor/leaflet/leaflet.js" in scripts
-    assert "/static/vendor/markercluster/leaflet.markercluster.js" in scripts
-    assert any(u.startswith("/static/yizhan/finder.js?v=") for u in scripts)
+    urls = assert_assets_are_local(page)
+    for url in (
+        "/static/vendor/leaflet/leaflet.js",
+        "/static/vendor/leaflet/leaflet.css",
+        "/static/vendor/markercluster/leaflet.markercluster.js",
+        "data:,",
+    ):
+        assert url in urls
+    assert any(u.startswith("/static/yizhan/finder/main.js?v=") for u in urls)
+    assert any(u.startswith("/static/yizhan/finder/report.js?v=") for u in urls)  # import map
     # the only absolute URLs are tile templates and the Amap navigation links
     allowed = (
         "https://tile.openstreetmap.org/",
@@ -195,31 +195,19 @@ def test_hours_in_chinese():
     assert hours_zh("Mo-Fr 09:00-17:00; Sa,Su off") == "周一至周五 09:00-17:00；周六、周日 休息"
 
 
-def test_gcj_offset_grid_interpolates_to_well_under_a_metre():
+def test_gcj_offset_grid_holds_geo_crs_offsets_at_its_nodes():
     grid = gcj_offset_grid((114.10, 30.50, 114.21, 30.61))
-    nx, step = grid["nx"], grid["step"]
-
-    def to_gcj(lon, lat):  # the same bilinear interpolation as finder.js
-        fx, fy = (lon - grid["x0"]) / step, (lat - grid["y0"]) / step
-        i, j = int(fx), int(fy)
-        tx, ty = fx - i, fy - j
-        k = j * nx + i
-
-        def bil(a):
-            return (
-                a[k] * (1 - tx) * (1 - ty)
-                + a[k + 1] * tx * (1 - ty)
-                + a[k + nx] * (1 - tx) * ty
-                + a[k + nx + 1] * tx * ty
-            )
-
-        return lon + bil(grid["dlon"]), lat + bil(grid["dlat"])
-
-    for lon, lat in [(114.155, 30.56), (114.1034, 30.5071), (114.2999, 30.7001), (114.0, 30.41)]:
-        glon, glat = to_gcj(lon, lat)
-        elon, elat = gcrs.from_wgs84(lon, lat, crs="gcj02")
-        error_m = ((glon - elon) * 95_900) ** 2 + ((glat - elat) * 110_900) ** 2
-        assert error_m**0.5 < 0.5, (lon, lat, error_m**0.5)
+    # 0.02 degree nodes from a multiple of the step, 0.1 degree beyond the bounds on every side
+    assert (grid["x0"], grid["y0"], grid["step"]) == (114.0, 30.4, 0.02)
+    assert (grid["nx"], grid["ny"]) == (17, 17)  # 114.00 .. 114.32, 30.40 .. 30.72
+    assert len(grid["dlon"]) == len(grid["dlat"]) == 17 * 17
+    for i, j in [(0, 0), (16, 0), (0, 16), (7, 9), (16, 16)]:
+        lon, lat = 114.0 + 0.02 * i, 30.4 + 0.02 * j
+        glon, glat = gcrs.from_wgs84(lon, lat, crs="gcj02")
+        k = j * 17 + i  # row-major, south to north, west to east
+        assert grid["dlon"][k] == pytest.approx(glon - lon, abs=1e-8)
+        assert grid["dlat"][k] == pytest.approx(glat - lat, abs=1e-8)
+    assert 0.004 < grid["dlon"][0] < 0.007  # about 500 m: the shift is real
 
 
 def test_route_serves_the_page_and_its_assets_and_renders_once_a_minute(tmp_path, monkeypatch):
@@ -248,3 +236,24 @@ def test_route_serves_the_page_and_its_assets_and_renders_once_a_minute(tmp_path
         for url in urls:
             assert client.get(url).status_code == 200, url
         assert client.get("/static/vendor/leaflet/images/layers.png").status_code == 200
+
+
+def test_modules_load_at_versioned_urls_and_plain_urls_revalidate(tmp_path):
+    settings = Settings(data=write_pack(tmp_path / "pack"), db=f"sqlite:///{tmp_path / 't.db'}")
+    with TestClient(create_app(settings)) as client:
+        page = client.get("/").text
+        (found,) = re.findall(r'<script type="importmap">(.*?)</script>', page)
+        imports = json.loads(found)["imports"]
+        modules = sorted((STATIC_DIR / "finder").glob("*.js"))
+        assert len(modules) >= 5 and len(imports) == len(modules)
+        for path in modules:
+            body = path.read_bytes()
+            plain = f"/static/yizhan/finder/{path.name}"
+            digest = hashlib.sha256(body).hexdigest()[:12]
+            assert imports[plain] == f"{plain}?v={digest}"  # a changed file gets a new URL
+            versioned = client.get(imports[plain])
+            assert versioned.status_code == 200 and versioned.content == body
+            assert "no-cache" not in versioned.headers.get("cache-control", "")
+            # a browser without import maps asks for the plain URL: it must check for changes
+            assert client.get(plain).headers["cache-control"] == "no-cache"
+        assert f'<script type="module" src="{imports["/static/yizhan/finder/main.js"]}">' in page

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_pack
+from conftest import assert_assets_are_local, write_pack
 from fastapi.testclient import TestClient
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
@@ -18,17 +18,10 @@ from api.app import create_app
 from api.settings import Settings
 from geo.coverage import Coverage, cell_demand, coverage, gaps, gaps_by_subdistrict
 from geo.sites import suggest_sites
-from maps import STATIC_DIR
-from maps.planning import (
-    SCALE,
-    coverage_page,
-    distance_band,
-    distance_bands,
-    encode_polygons,
-    gaps_page,
-    heat_table,
-    heatmap_page,
-)
+from maps.coverage import coverage_page, distance_band, distance_bands
+from maps.encode import encode_polygons, heat_table
+from maps.gaps import gaps_page
+from maps.heatmap import heatmap_page
 
 CELL_0101 = "42010000100101"  # west subdistrict, S1 100 m from its centroid
 CELL_0102_EAST = "42010000200102"  # east subdistrict, 333 m south of S3
@@ -53,52 +46,6 @@ def layer_names(page: str) -> set[str]:
     block = re.search(r"overlays :\s*\{(.*?)\},", page, flags=re.DOTALL)
     assert block, "no layer control"
     return {json.loads(name) for name in re.findall(r'^\s*("[^"]*") :', block[1], re.MULTILINE)}
-
-
-def external_assets(page: str) -> list[str]:
-    """Script and stylesheet URLs not served by the app."""
-    scripts = re.findall(r'<script[^>]*\bsrc="([^"]*)"', page)
-    links = re.findall(r'<link[^>]*\bhref="([^"]*)"', page)
-    return [u for u in scripts + links if not (u.startswith("/static/") or u == "data:,")]
-
-
-def decode_rings(shape: list, origin) -> list[list[list[tuple[float, float]]]]:
-    """planning.js's latLngs in Python, as (lon, lat)."""
-    out = []
-    for polygon in shape:
-        rings = []
-        for ring in polygon:
-            x, y = origin
-            pts = []
-            for i in range(0, len(ring), 2):
-                x += ring[i]
-                y += ring[i + 1]
-                pts.append((x / SCALE, y / SCALE))
-            rings.append(pts)
-        out.append(rings)
-    return out
-
-
-def decode_heat(data: dict) -> pd.DataFrame:
-    """planning.js's table in Python: one row per (position, month, category) with a count."""
-    nkeys = len(data["months"]) * len(data["cats"])
-    if data["dense"]:
-        n = np.asarray(data["n"])
-        j = np.flatnonzero(n)
-        pos, key, count = j // nkeys, j % nkeys, n[j]
-    else:
-        pos = np.repeat(np.arange(len(data["r"])), data["r"])
-        key, count = np.asarray(data["k"]), np.asarray(data["n"])
-    ncat = len(data["cats"])
-    return pd.DataFrame(
-        {
-            "lon": (data["x0"] + np.asarray(data["x"])[pos]) / data["scale"],
-            "lat": (data["y0"] + np.asarray(data["y"])[pos]) / data["scale"],
-            "month": np.asarray(data["months"])[key // ncat],
-            "category": np.asarray(data["cats"])[key % ncat],
-            "count": count,
-        }
-    )
 
 
 def raw_weights() -> pd.DataFrame:
@@ -139,7 +86,7 @@ def test_distance_bands_are_stepped_in_metres_around_the_radius():
     assert distance_band(dist, 1000).tolist() == [0, 0, 1, 1, 2, 2, 3, 4, 5]
 
 
-def test_polygons_are_encoded_as_metre_integers_and_decode_exactly():
+def test_polygons_are_encoded_as_metre_integers():
     holed = Polygon(
         [(114.03, 30.0), (114.04, 30.0), (114.04, 30.01), (114.03, 30.0)],
         [[(114.035, 30.001), (114.039, 30.001), (114.039, 30.002)]],
@@ -150,59 +97,67 @@ def test_polygons_are_encoded_as_metre_integers_and_decode_exactly():
     ]
     origin = (11_400_000, 3_000_000)
     shapes = encode_polygons(geoms, origin)
-    assert shapes[0] == [[[100, 0, 0, 200, -100, 0, 0, -200]]]  # 1e-5 degree steps, ring open
-    decoded = decode_rings(shapes[1], origin)
-    assert len(decoded) == 2 and [len(p) for p in decoded] == [1, 2]  # the hole is kept
-    assert decoded[1][1] == pytest.approx([(114.035, 30.001), (114.039, 30.001), (114.039, 30.002)])
-
-
-def test_planning_js_puts_data_on_the_page_as_text_only():
-    js = (STATIC_DIR / "planning.js").read_text(encoding="utf-8")
-    assert "innerHTML" not in js and "insertAdjacentHTML" not in js
-    # the only HTML strings are the rank and site badges, built from numbers
-    assert [line.strip() for line in re.findall(r"\bhtml: (.*)$", js, re.MULTILINE)] == [
-        'el("span", null, table.name[i]),',  # a DOM node, its text set as text
-        "String(ranked.rank[i]),",
-        '"<span>★</span><sub>" + Number(s.rank) + "</sub>",',
+    # 1e-5 degree steps: the first vertex from the origin, then differences; rings left open
+    assert shapes[0] == [[[100, 0, 0, 200, -100, 0, 0, -200]]]
+    assert shapes[1] == [
+        [[2000, 0, 0, 1000, -1000, 0, 0, -1000]],
+        [[3000, 0, 1000, 0, 0, 1000], [3500, 100, 400, 0, 0, 100]],  # the hole is kept
     ]
+    assert encode_polygons([], origin) == []
 
 
 # ----------------------------------------------------------------------------------- heatmap
 
 
 def test_heat_table_keeps_every_count_by_position_month_and_category(small_city):
-    weights = raw_weights()
-    data = heat_table(weights, small_city.categories)
+    data = heat_table(raw_weights(), small_city.categories)
     assert data["months"] == ["2026-01", "2026-02", "2026-03"]
-    assert data["cats"][:3] == ["01", "02", "03"]  # the city's table order, all of it
-    assert data["cat_names"][data["cats"].index("11")] == "公用设施"
-    assert len(data["x"]) == 5  # the two tips at the same spot share a position
+    assert data["cats"] == ["01", "02", "03", "04", "05", "06", "11", "12", "13"]  # the table's
+    assert data["cat_names"][6] == "公用设施"
     assert data["total"] == 6
-    got = decode_heat(data).sort_values(["lon", "lat", "month", "category"]).reset_index(drop=True)
-    want = weights.groupby(["lon", "lat", "month", "category"])["count"].sum().reset_index()
-    assert got[["month", "category", "count"]].to_dict("list") == want[
-        ["month", "category", "count"]
-    ].to_dict("list")
-    assert np.allclose(got[["lon", "lat"]], want[["lon", "lat"]], atol=5e-6)
+    # positions in 1e-5 degree from the south-west-most one; the two tips at 114.001, 30.5012
+    # share one
+    assert (data["scale"], data["x0"], data["y0"]) == (100_000, 11_400_100, 3_050_100)
+    assert data["x"] == [0, 20, 1010, 1020, 1030]
+    assert data["y"] == [20, 0, 10, 20, 30]
+    # one (key, count) run per position; key = month index * 9 + category index
+    assert data["dense"] is False
+    assert data["r"] == [1, 1, 1, 1, 1]
+    assert data["k"] == [0 * 9 + 6, 2 * 9 + 4, 1 * 9 + 4, 2 * 9 + 0, 2 * 9 + 6]
+    assert data["n"] == [2, 1, 1, 1, 1]
 
 
 def test_heat_table_picks_the_dense_layout_when_most_keys_are_filled(small_city):
+    codes = list(small_city.categories["code"])
+    weights = pd.DataFrame(
+        [(114.002, 30.501, "2026-04", c, 1 + i) for i, c in enumerate(codes)]
+        + [(114.001, 30.502, "2026-04", c, 9 - i) for i, c in enumerate(codes)]
+    )
+    weights.columns = ["lon", "lat", "month", "category", "count"]
+    data = heat_table(weights, small_city.categories)
+    assert data["dense"] is True and "r" not in data and "k" not in data
+    assert (data["x0"], data["y0"], data["x"], data["y"]) == (
+        11_400_100,
+        3_050_100,
+        [0, 100],
+        [100, 0],
+    )
+    # one count per position and key, position-major: the west position first
+    assert data["n"] == [9, 8, 7, 6, 5, 4, 3, 2, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    # every cell, month and category filled: dense, every count kept
     rng = np.random.default_rng(1)
     cells = small_city.cell_lonlat
     rows = [
         (lon, lat, f"2026-0{m}", c, int(rng.integers(1, 9)))
         for lon, lat in zip(cells["lon"], cells["lat"], strict=True)
         for m in (1, 2)
-        for c in small_city.categories["code"]
+        for c in codes
     ]
     weights = pd.DataFrame(rows, columns=["lon", "lat", "month", "category", "count"])
     data = heat_table(weights, small_city.categories)
     assert data["dense"] is True and len(data["n"]) == 8 * 2 * 9
-    assert data["total"] == weights["count"].sum()
-    back = decode_heat(data)
-    assert back["count"].sum() == weights["count"].sum() and len(back) == len(weights)
-    sparse = heat_table(raw_weights(), small_city.categories)
-    assert sparse["dense"] is False
+    assert sum(data["n"]) == data["total"] == weights["count"].sum()
+    assert sorted(data["n"]) == sorted(weights["count"])
 
 
 def test_heatmap_page_layers_months_categories_and_stations(small_city):
@@ -210,10 +165,9 @@ def test_heatmap_page_layers_months_categories_and_stations(small_city):
         small_city, raw_weights(), aggregated=False, categories=small_city.categories
     )
     assert "L.heatLayer(" in page
-    assert '<script src="/static/yizhan/vendor/leaflet-heat/leaflet-heat.js"></script>' in page
-    assert "leaflet_heat.min.js" not in page and "cdn" not in page.lower()
+    assert '<script src="/static/vendor/leaflet-heat/leaflet_heat.min.js"></script>' in page
     assert layer_names(page) == {"隐患热力", "街道边界", "驿站"}
-    assert external_assets(page) == []
+    assert_assets_are_local(page)
     data = page_data(page)
     assert data["aggregated"] is False and data["total"] == 6
     # the month view: 全部 plus one button per month present
@@ -283,7 +237,7 @@ def test_heatmap_of_a_million_tips_stays_under_two_megabytes(small_city):
 def test_coverage_page_layers_legend_and_summary(small_city, cov):
     page = coverage_page(small_city, cov)
     assert layer_names(page) == {"网格（按距离着色）", "驿站服务范围", "街道边界", "驿站"}
-    assert external_assets(page) == []
+    assert_assets_are_local(page)
     data = page_data(page)
     cells = data["cells"]
     assert cells["code"] == list(small_city.grid["grid_code"])
@@ -297,11 +251,9 @@ def test_coverage_page_layers_legend_and_summary(small_city, cov):
     assert cells["band"] == distance_band(cov.cells["distance_m"], 300).tolist()
     assert cells["band"][east] == 2 and cells["band"][by_code[CELL_0101]] == 0
     assert data["colours"][2] == "#fee08b"
-    # the cell's outline, back from the integers to within a metre
-    ring = decode_rings(cells["shape"][by_code[CELL_0101]], data["origin"])[0][0]
-    assert sorted(ring) == pytest.approx(
-        sorted([(114.0, 30.5), (114.003, 30.5), (114.003, 30.503), (114.0, 30.503)])
-    )
+    # the cell's outline box(114.0, 30.5, 114.003, 30.503) in 1e-5 degree from the city's corner
+    assert data["origin"] == [11_400_000, 3_050_000]
+    assert cells["shape"][by_code[CELL_0101]] == [[[300, 0, 0, 300, -300, 0, 0, -300]]]
     # one catchment per station that is nearest to some cell; S4 is closed and has none
     nearest = set(cov.cells["nearest_station_id"])
     assert {data["stations"][i][3] for i in data["catchments"]["station"]} == nearest
@@ -355,7 +307,7 @@ def test_gaps_page_ranks_sites_and_subdistrict_table(small_city, cov):
         "街道边界",
         "驿站",
     }
-    assert external_assets(page) == []
+    assert_assets_are_local(page)
     data = page_data(page)
     assert data["ranked"]["code"] == list(ranked["grid_code"])
     assert data["ranked"]["rank"] == [1, 2]
@@ -449,7 +401,8 @@ def test_map_routes_answer_html_without_reporters(client):
         assert res.status_code == 200 and res.headers["content-type"].startswith("text/html")
         assert REPORTER not in res.text and DESCRIPTION not in res.text
         assert "reporter" not in res.text
-        assert external_assets(res.text) == []
+        for url in assert_assets_are_local(res.text):
+            assert url == "data:," or client.get(url).status_code == 200, url
 
 
 def test_heatmap_route_filters_and_aggregates_above_the_setting(client):
@@ -462,11 +415,13 @@ def test_heatmap_route_filters_and_aggregates_above_the_setting(client):
     data = page_data(res.text)
     assert data["aggregated"] is False and data["total"] == 2
     assert data["months"] == ["2026-01", "2026-02"]
-    back = decode_heat(data)
-    assert sorted(zip(back["lon"].round(5), back["lat"].round(5), strict=True)) == [
-        (114.001, 30.5012),
-        (114.0012, 30.501),
-    ]
+    # at the tips' own positions, (114.001, 30.5012) and (114.0012, 30.501)
+    assert (data["x0"], data["y0"], data["x"], data["y"]) == (
+        11_400_100,
+        3_050_100,
+        [0, 20],
+        [20, 0],
+    )
 
 
 def test_coverage_and_gaps_routes_take_the_planning_parameters(client):
