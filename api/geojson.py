@@ -133,8 +133,9 @@ def public_tip(tip: dict, categories: dict[str, str]) -> dict:
     out = {k: tip.get(k) for k in PUBLIC_TIP_FIELDS}
     out["category_name"] = categories.get(tip["category"], "")
     for key in ("street_distance_m", "station_distance_m"):
-        if out[key] is not None:
-            out[key] = round(float(out[key]), 1)
+        value = out[key]
+        if value is not None:
+            out[key] = round(float(value), 1)
     out["lon"], out["lat"] = round(tip["lon"], 7), round(tip["lat"], 7)
     return out
 

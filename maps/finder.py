@@ -24,7 +24,7 @@ from folium.plugins import MarkerCluster
 from folium.template import Template
 
 from geo import crs as gcrs
-from geo.city import City
+from geo.city import City, StationRecord
 from geo.hours import local_time
 from geo.nav import amap_nav_url
 from geo.pack import AMENITIES
@@ -94,7 +94,7 @@ def station_rows(city: City, at: dt.datetime) -> list[list]:
     return rows
 
 
-def popup_html(record: dict, *, is_open: bool, nav_url: str) -> str:
+def popup_html(record: StationRecord, *, is_open: bool, nav_url: str) -> str:
     """The popup of one station (``templates/station_popup.html``, every value escaped)."""
     phone = record["phone"].strip()
     confirmed = record["last_confirmed"]
@@ -166,7 +166,7 @@ class _FinderApp(JSCSSMixin):
 
     def render(self, **kwargs):
         # the modules import each other by relative paths; the import map versions each one
-        header = self.get_root().header
+        header = self.get_root().header  # type: ignore[attr-defined]  # a Figure's
         header.add_child(
             Element(f'<script type="importmap">{script_json(import_map("finder"))}</script>'),
             name="yizhan_import_map",
@@ -218,7 +218,8 @@ def finder_page(
         disable_clustering_at_zoom=17,
         show_coverage_on_hover=False,
         spiderfy_on_max_zoom=True,
-    ).add_to(m)
+    )
+    cluster.add_to(m)
     cluster.default_js = list(MARKERCLUSTER_JS)
     cluster.default_css = list(MARKERCLUSTER_CSS)
 

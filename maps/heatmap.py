@@ -69,7 +69,8 @@ def heatmap_page(
         radius=HEAT_RADIUS_PX,
         blur=HEAT_BLUR_PX,
         min_opacity=0.25,
-    ).add_to(m)
+    )
+    heat.add_to(m)
     heat.default_js = list(HEAT_JS)
     refs = {
         "map": m,

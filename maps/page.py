@@ -125,7 +125,8 @@ def city_map(page, bounds, *, zoom_start: int, tile_url_osm: str, show_osm: bool
         control_scale=True,
         max_zoom=19,
         **options,
-    ).add_to(page)
+    )
+    m.add_to(page)
     m.default_js = list(LEAFLET_JS)
     m.default_css = list(LEAFLET_CSS)
     folium.TileLayer(
@@ -141,7 +142,7 @@ def city_map(page, bounds, *, zoom_start: int, tile_url_osm: str, show_osm: bool
 
 def gaode_layer(m, *, show: bool) -> folium.TileLayer:
     """The Gaode (高德) basemap; its tiles are in GCJ-02, so the page shifts its overlays."""
-    return folium.TileLayer(
+    layer = folium.TileLayer(
         GAODE_URL,
         name=BASEMAP_NAMES["gaode"],
         attr="© 高德地图",
@@ -149,4 +150,6 @@ def gaode_layer(m, *, show: bool) -> folium.TileLayer:
         max_zoom=19,
         max_native_zoom=18,
         show=show,
-    ).add_to(m)
+    )
+    layer.add_to(m)
+    return layer

@@ -126,7 +126,9 @@ def cell_table(city: City, cells, start: tuple[int, int]) -> dict:
 
 def layer_group(m, name: str, *, show: bool = True) -> folium.FeatureGroup:
     """A layer in the layer control that ``planning.js`` fills."""
-    return folium.FeatureGroup(name=name, overlay=True, control=True, show=show).add_to(m)
+    group = folium.FeatureGroup(name=name, overlay=True, control=True, show=show)
+    group.add_to(m)
+    return group
 
 
 class PlanningApp(JSCSSMixin):

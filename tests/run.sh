@@ -7,5 +7,6 @@ cd "$(dirname "$0")/.."
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 
 bash tests/system.sh
+rm -rf build  # setuptools' build folder keeps files since deleted, and would ship them
 python -m pip install --quiet -c tests/constraints.txt '.[test]'
 exec python -m pytest "$@"

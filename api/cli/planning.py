@@ -207,7 +207,7 @@ def make_map(
     if not output.resolve().parent.is_dir():
         raise YizhanError(f"output {str(output)!r}: folder does not exist")
     settings = get_settings()
-    basemaps = {
+    basemaps: dict[str, str] = {
         "basemap": settings.basemap,
         "tianditu_key": settings.tianditu_key,
         "tile_url_osm": settings.tile_url_osm,
@@ -215,7 +215,13 @@ def make_map(
     if kind == "stations":
         from maps.finder import finder_page
 
-        page = finder_page(load_city(plan.data), **basemaps)
+        page = finder_page(
+            load_city(plan.data),
+            basemap=settings.basemap,
+            tianditu_key=settings.tianditu_key,
+            tile_url_osm=settings.tile_url_osm,
+            description_max_chars=settings.description_max_chars,
+        )
     elif kind == "heatmap":
         from maps.heatmap import heatmap_page
 

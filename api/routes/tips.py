@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
@@ -106,7 +106,7 @@ def list_tips(
     )
     tips, total = store.list_tips(query)
     categories = _categories(city)
-    out = {
+    out: dict[str, Any] = {
         "type": "FeatureCollection",
         "numberMatched": total,
         "numberReturned": len(tips),
