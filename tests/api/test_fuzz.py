@@ -108,6 +108,7 @@ def test_every_answer_conforms_to_the_openapi_document(server):
         capture_output=True,
         text=True,
         timeout=600,
+        cwd=tmp,  # its own cache folder goes there, not into the checkout
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     entries = json.loads(har.read_text())["log"]["entries"]
