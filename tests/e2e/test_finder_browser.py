@@ -23,7 +23,7 @@ from pyproj import Geod
 
 from geo import crs as gcrs
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("YIZHAN_TEST_CHROMIUM", "/usr/bin/chromium"))
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 PHONE = {"width": 375, "height": 812}
@@ -112,7 +112,7 @@ def cjk_fonts() -> str:
 
 @pytest.fixture(scope="module")
 def browser():
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium chromium-driver"
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: run tests/system.sh (apt-get install chromium)"
     if not cjk_fonts():
         pytest.fail(
             "no CJK font is installed (`fc-list :lang=zh` lists none), so the pages and their "
