@@ -14,7 +14,7 @@ from api.middleware import BodyLimit, GZip
 from api.ratelimit import ClientLimiter
 from api.routes import meta, pages, planning, stations, tips
 from api.settings import Settings, get_settings
-from api.store import TIP_COLUMNS, Store, open_store
+from api.stores import TIP_COLUMNS, Store, open_store
 from geo.city import City
 
 log = logging.getLogger("yizhan")

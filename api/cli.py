@@ -176,7 +176,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
-    from api.store import open_store
+    from api.stores import open_store
 
     settings = get_settings()
     updates = {"host": host, "port": port, "data": data, "db": db}
@@ -229,7 +229,7 @@ def _planning(data, db, radius_m, metric, demand, since, until, category):
         parse_when,
         plan_coverage,
     )
-    from api.store import open_store
+    from api.stores import open_store
 
     city = _city(data)
     query = PlanningQuery(
@@ -480,7 +480,7 @@ def _heatmap(data, db, since, until, category, settings) -> str:
         heat_weights_from_tips,
         parse_when,
     )
-    from api.store import open_store
+    from api.stores import open_store
     from geo.coverage import DemandSpec
     from maps.planning import heatmap_page
 

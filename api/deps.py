@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.settings import Settings
-from api.store import Store
+from api.stores import Store
 from geo.city import City
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from api.settings import Settings
-from api.store import Store, TipQuery
+from api.stores import Store, TipQuery
 from geo.city import City
 from geo.coverage import Coverage, DemandSpec, cell_demand, coverage, filter_tips, tip_counts
 from geo.errors import InvalidInput

@@ -198,7 +198,7 @@ _unreachable: list[str] = []  # why PostGIS cannot be used, found once per sessi
 
 
 def _postgis_admin():
-    from api.store_postgis import redact
+    from api.stores import redact
 
     if _unreachable:
         pytest.fail(_unreachable[0], pytrace=False)

@@ -23,3 +23,16 @@ def test_page_assets_and_demo_are_package_data():
     data = CONFIG["package-data"]
     assert "static/*" in data["maps"] and "demo/*" in data["data"]
     assert (ROOT / "maps" / "static" / "finder.js").exists()
+
+
+def test_store_migrations_are_package_data():
+    # the migrations folder is no package: its files ship only as package data
+    globs = CONFIG["package-data"]["api.stores"]
+    base = ROOT / "api" / "stores"
+    files = [
+        p.relative_to(base)
+        for p in (base / "migrations").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
+    assert {"env.py", "0001_release_0_1_0.py"} <= {f.name for f in files}
+    assert [f for f in files if not any(f.match(g) for g in globs)] == []

@@ -16,7 +16,7 @@ from api.deps import CityDep, SettingsDep, StoreDep
 from api.errors import NotFound, TooMany
 from api.geojson import check_out_crs, parse_bbox, public_tip, tip_feature
 from api.planning import parse_when
-from api.store import TipQuery
+from api.stores import TipQuery
 from geo import crs as gcrs
 from geo.assign import assign_points
 from geo.errors import InvalidInput, OutsideCity

@@ -18,7 +18,7 @@ import threading
 
 import pytest
 
-from api.store import IdempotencyConflict, TipQuery, open_store
+from api.stores import IdempotencyConflict, TipQuery, open_store
 from geo.errors import InvalidInput
 
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -115,11 +115,35 @@ def test_nan_distance_is_stored_as_null(store):
 
 
 def test_reported_at_keeps_the_instant(store):
-    store.add_tip(make_tip("T4", reported_at="2026-05-01T00:30:00+00:00"))
+    stored, _ = store.add_tip(make_tip("T4", reported_at="2026-05-01T00:30:00+00:00"))
     got = store.get_tip("T4")["reported_at"]
     assert dt.datetime.fromisoformat(got) == dt.datetime(2026, 5, 1, 8, 30, tzinfo=CST)
-    if store.backend == "postgis":  # normalised to city time
-        assert got == "2026-05-01T08:30:00+08:00"
+    assert got == "2026-05-01T08:30:00+08:00"  # normalised to city time
+    assert stored["reported_at"] == got
+
+
+def test_reported_at_keeps_the_microsecond_and_refuses_finer(store):
+    store.add_tip(make_tip("T-us", reported_at="2026-04-30T20:45:10.000250-04:00"))
+    assert store.get_tip("T-us")["reported_at"] == "2026-05-01T08:45:10.000250+08:00"
+    # a datetime, and a naive text (city time, as the API reads one)
+    store.add_tip(make_tip("T-dt", reported_at=dt.datetime(2026, 5, 1, 1, 0, 0, 5, tzinfo=dt.UTC)))
+    assert store.get_tip("T-dt")["reported_at"] == "2026-05-01T09:00:00.000005+08:00"
+    store.add_tip(make_tip("T-naive", reported_at="2026-05-01T10:00:00"))
+    assert store.get_tip("T-naive")["reported_at"] == "2026-05-01T10:00:00+08:00"
+    # trailing zeros past the microsecond lose nothing; other digits there are refused
+    store.add_tip(make_tip("T-zeros", reported_at="2026-05-01T11:00:00.123456000+08:00"))
+    assert store.get_tip("T-zeros")["reported_at"] == "2026-05-01T11:00:00.123456+08:00"
+    with pytest.raises(InvalidInput, match="finer than a microsecond"):
+        store.add_tip(make_tip("T-ns", reported_at="2026-05-01T11:00:00.123456789+08:00"))
+    with pytest.raises(InvalidInput, match="not an ISO 8601 date-time"):
+        store.add_tip(make_tip("T-bad", reported_at="yesterday"))
+    assert store.get_tip("T-ns") is None and store.count_tips() == 4
+    # microseconds order the listing
+    assert listed(store, since=dt.datetime(2026, 5, 1, 9, 0, 0, 5, tzinfo=CST)) == [
+        "T-zeros",
+        "T-naive",
+        "T-dt",
+    ]
 
 
 # -- idempotency ---------------------------------------------------------------------------------
@@ -235,7 +259,9 @@ def test_list_filters(store):
         make_tip("A", category="11", reported_at=at(8)),
         make_tip("B", category="12", reported_at=at(9), grid_code="42010000102"),
         make_tip("C", category="13", reported_at=at(10), subdistrict_code=b, status="closed"),
-        make_tip("D", category="11", reported_at=at(11), lon=114.0090, lat=30.5040),
+        make_tip(
+            "D", category="11", reported_at=at(11), lon=114.0090, lat=30.5040, outside_city=True
+        ),
         make_tip("E", category="12", reported_at=at(8, day=2), subdistrict_code=b),
     ]
     store.import_tips(tips)
@@ -255,6 +281,8 @@ def test_list_filters(store):
     assert listed(store, status="closed") == ["C"]
     assert listed(store, status="open", subdistrict_code=b) == ["E"]
     assert listed(store, grid_code="nope") == []
+    assert listed(store, outside_city=True) == ["D"]
+    assert listed(store, outside_city=False, categories=["11"]) == ["A"]
     tips, total = store.list_tips(TipQuery(categories=["11", "12"], limit=2, offset=1))
     assert ids(tips) == ["D", "B"] and total == 4
 
@@ -341,7 +369,7 @@ def test_a_tip_is_committed_before_add_tip_returns(store, store_url):
     script = textwrap.dedent(
         f"""
         import os, sys
-        from api.store import open_store
+        from api.stores import open_store
         store = open_store({store_url!r})
         tip = {make_tip("T-crash")!r}
         store.add_tip(tip, idempotency_key="key-crash", fingerprint="fp")
@@ -407,8 +435,10 @@ def test_count_by_groups_and_filters(store):
     }
     only_05 = store.count_by(TipQuery(categories=["05"]), ("grid_code",))
     assert only_05 == [{"grid_code": "42010000101", "count": 2}]
-    outside = store.count_by(TipQuery(grid_code=None, status="open"), ("lonlat3",))
-    assert {"lon3": 113.988, "lat3": 30.5, "count": 1} in outside
+    outside = store.count_by(TipQuery(outside_city=True, status="open"), ("lonlat3",))
+    assert outside == [{"lon3": 113.988, "lat3": 30.5, "count": 1}]
+    inside = store.count_by(TipQuery(outside_city=False), ("grid_code",))
+    assert {r["grid_code"]: r["count"] for r in inside} == {"42010000101": 2, "42010000102": 1}
     with pytest.raises(InvalidInput, match="group keys"):
         store.count_by(TipQuery(), ("reporter_id",))
 
