@@ -22,7 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
-from api.stores.engines import Target, one_line, target_for
+from api.stores.engines import Target, one_line, sqlite_transaction, target_for
 from geo.errors import InvalidInput
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -130,8 +130,7 @@ def _locked(target: Target):
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK)))
                 yield conn
         else:
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
+            with sqlite_transaction(conn, "IMMEDIATE"):
                 yield conn
 
 
