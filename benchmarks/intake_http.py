@@ -25,7 +25,7 @@ The output ends, per backend, with ``name=value`` lines, the last ``intake_vs_he
 Needs ``wrk`` (Debian: ``apt-get install wrk``) and, for PostGIS, psycopg.
 
     python benchmarks/intake_http.py [--root DIR] [--db sqlite|postgis|both] [--duration 10s]
-        [--rounds 3] [--connections 32] [--threads 1] [--warmup 2s]
+        [--rounds 3] [--connections 32] [--threads 1] [--warmup 2s] [--timeout 10s]
 
 Compare two checkouts by running this script (from the newer one) with ``--root`` on each.
 """
@@ -296,6 +296,12 @@ def main() -> None:
     )
     parser.add_argument("--connections", type=int, default=32, help="wrk open connections")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument(
+        "--timeout",
+        default="10s",
+        help="wrk counts a request slower than this as an error (a durable commit waits for "
+        "the disk, which a shared machine sometimes holds for seconds)",
+    )
     parser.add_argument(
         "--startup-timeout", type=float, default=120.0, help="seconds to wait for /api/health"
     )
