@@ -24,10 +24,12 @@ Each endpoint counts with its best round (other load on the machine only ever sl
 The output ends, per backend, with ``name=value`` lines, the last ``intake_vs_health=<ratio>``.
 Needs ``wrk`` (Debian: ``apt-get install wrk``) and, for PostGIS, psycopg.
 
-    python benchmarks/intake_http.py [--root DIR] [--db sqlite|postgis|both] [--duration 10s]
+    python benchmarks/intake_http.py [--root DIR ...] [--db sqlite|postgis|both] [--duration 10s]
         [--rounds 3] [--connections 32] [--threads 1] [--warmup 2s] [--timeout 10s]
 
-Compare two checkouts by running this script (from the newer one) with ``--root`` on each.
+Given ``--root`` more than once, it starts a server for each checkout (each on its own fresh
+store) and runs their rounds in turns, so that other load on the machine falls on all of them
+alike; each checkout then also gets ``intake_vs_first_root``.
 """
 
 from __future__ import annotations
@@ -226,60 +228,73 @@ def post_tip(base: str, body: dict, key: str) -> dict:
         raise BenchError(f"POST /api/tips answered {e.code}: {e.read()[:300]!r}") from None
 
 
-def run_backend(backend: str, root: Path, workdir: Path, args) -> dict[str, float]:
-    """Start a server on a fresh store of ``backend``, load health then intake, print both."""
+def run_backend(backend: str, roots: list[Path], workdir: Path, args) -> list[dict[str, float]]:
+    """Start a server per checkout on a fresh store of ``backend``; load each with health and
+    with intake, in turns; print the rounds and return each checkout's figures."""
     script = workdir / "intake.lua"
     script.write_text(WRK_LUA, encoding="utf-8")
-    bbox = streets_bbox(root)
-    codes = ",".join(category_codes(root))
-    with (
-        fresh_store(backend, workdir) as db,
-        server(root, db, workdir, args.startup_timeout) as (
-            base,
-            health,
-            pid,
-        ),
-    ):
-        if health.get("store") != backend:
-            raise BenchError(f"the server's store is {health.get('store')!r}, not {backend}")
-        print(f"{backend}: server pid {pid} in {root}", flush=True)
-        # one checked tip first: a wrong answer should fail loudly, not be timed
-        cx, cy = (bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2
-        body = {"lon": cx, "lat": cy, "category": codes.split(",")[0], "reporter_id": "probe"}
-        first = post_tip(base, body, "probe-key")
-        again = post_tip(base, body, "probe-key")
-        if not first.get("tip_id") or again.get("tip_id") != first["tip_id"]:
-            raise BenchError(f"the probe tip was not stored once: {first} / {again}")
+    bbox = streets_bbox(roots[0])
+    codes = ",".join(category_codes(roots[0]))
+    intake_args = [*(f"{v:.7f}" for v in bbox), codes]
+    with contextlib.ExitStack() as stack:
+        servers = []
+        for root in roots:
+            db = stack.enter_context(fresh_store(backend, workdir))
+            base, health, pid = stack.enter_context(server(root, db, workdir, args.startup_timeout))
+            if health.get("store") != backend:
+                raise BenchError(f"the server's store is {health.get('store')!r}, not {backend}")
+            print(f"{backend}: server pid {pid} in {root}", flush=True)
+            # one checked tip first: a wrong answer should fail loudly, not be timed
+            cx, cy = (bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2
+            body = {"lon": cx, "lat": cy, "category": codes.split(",")[0], "reporter_id": "probe"}
+            first = post_tip(base, body, "probe-key")
+            again = post_tip(base, body, "probe-key")
+            if not first.get("tip_id") or again.get("tip_id") != first["tip_id"]:
+                raise BenchError(f"the probe tip was not stored once: {first} / {again}")
+            servers.append((base, pid))
 
-        def intake(label: str, duration: str) -> Load:
-            run = f"{label}-{uuid.uuid4().hex[:8]}"
-            wrk_args = ["intake", run, *(f"{v:.7f}" for v in bbox), codes]
-            return wrk(base, script, duration, args, wrk_args, pid)
+        def load(at: tuple[str, int], endpoint: str, duration: str) -> Load:
+            base, pid = at
+            if endpoint == "health":
+                return wrk(base, script, duration, args, ["health"], pid)
+            run = uuid.uuid4().hex[:12]  # keys unique to this run
+            return wrk(base, script, duration, args, ["intake", run, *intake_args], pid)
 
+        runs = [{"health": [], "intake": []} for _ in roots]
         if args.warmup:
-            wrk(base, script, args.warmup, args, ["health"], pid)
-            intake("warmup", args.warmup)
-        runs: dict[str, list[Load]] = {"health": [], "intake": []}
-        for i in range(args.rounds):
-            runs["health"].append(wrk(base, script, args.duration, args, ["health"], pid))
-            runs["intake"].append(intake(f"r{i}", args.duration))
-        stored = get_json(f"{base}/api/tips?limit=1", timeout=60)["numberMatched"]
-    answered = sum(load.requests for load in runs["intake"])
-    if stored < answered:
-        raise BenchError(f"wrk counted {answered:,} stored tips but the store holds {stored:,}")
-    best = {name: max(loads, key=lambda load: load.rps) for name, loads in runs.items()}
-    for name, loads in runs.items():
-        print(f"  {name:<8} rounds: {', '.join(f'{load.rps:,.0f}' for load in loads)} req/s")
-        print(best[name].line(name))
-    return {
-        "health_rps": best["health"].rps,
-        "health_p99_ms": best["health"].p99_ms,
-        "intake_tips_per_s": best["intake"].rps,
-        "intake_p50_ms": best["intake"].p50_ms,
-        "intake_p99_ms": best["intake"].p99_ms,
-        "stored_tips": stored,
-        "intake_vs_health": best["intake"].rps / best["health"].rps,
-    }
+            for at in servers:
+                load(at, "health", args.warmup)
+                load(at, "intake", args.warmup)
+        # in turns, so that a busy moment of the machine falls on every checkout alike
+        for _ in range(args.rounds):
+            for at, done in zip(servers, runs, strict=True):
+                for endpoint in ("health", "intake"):
+                    done[endpoint].append(load(at, endpoint, args.duration))
+        stored = [
+            get_json(f"{base}/api/tips?limit=1", timeout=60)["numberMatched"] for base, _ in servers
+        ]
+    figures = []
+    for root, done, count in zip(roots, runs, stored, strict=True):
+        answered = sum(one.requests for one in done["intake"])
+        if count < answered:
+            raise BenchError(f"wrk counted {answered:,} stored tips, the store holds {count:,}")
+        best = {name: max(loads, key=lambda one: one.rps) for name, loads in done.items()}
+        print(f"{backend}, {root}:")
+        for name, loads in done.items():
+            print(f"  {name:<8} rounds: {', '.join(f'{one.rps:,.0f}' for one in loads)} req/s")
+            print(best[name].line(name))
+        figures.append(
+            {
+                "health_rps": best["health"].rps,
+                "health_p99_ms": best["health"].p99_ms,
+                "intake_tips_per_s": best["intake"].rps,
+                "intake_p50_ms": best["intake"].p50_ms,
+                "intake_p99_ms": best["intake"].p99_ms,
+                "stored_tips": count,
+                "intake_vs_health": best["intake"].rps / best["health"].rps,
+            }
+        )
+    return figures
 
 
 def main() -> None:
@@ -287,7 +302,12 @@ def main() -> None:
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--root", type=Path, default=HERE, help="the checkout to measure")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        action="append",
+        help="the checkout to measure (default: this one); repeat it to measure several in turns",
+    )
     parser.add_argument("--db", choices=("sqlite", "postgis", "both"), default="both")
     parser.add_argument("--duration", default="10s", help="wrk run length per endpoint")
     parser.add_argument("--warmup", default="2s", help="wrk warm-up per endpoint ('' for none)")
@@ -307,31 +327,38 @@ def main() -> None:
     )
     parser.set_defaults(gzip=False)
     args = parser.parse_args()
-    root = args.root.resolve()
-    if not (root / "api" / "cli.py").is_file():
-        sys.exit(f"error: --root {str(root)!r} is not a Yizhan checkout (no api/cli.py)")
+    roots = [root.resolve() for root in args.root or [HERE]]
+    for root in roots:
+        if not (root / "api" / "cli.py").is_file():
+            sys.exit(f"error: --root {str(root)!r} is not a Yizhan checkout (no api/cli.py)")
     if shutil.which("wrk") is None:
         sys.exit("error: wrk is not installed; install it (Debian/Ubuntu: apt-get install -y wrk)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("error: terminated"))
     backends = ("sqlite", "postgis") if args.db == "both" else (args.db,)
     print(
         f"wrk: {args.duration} per endpoint after {args.warmup or 'no'} warm-up, "
-        f"{args.connections} connections, {args.threads} thread(s); root {root}",
+        f"{args.connections} connections, {args.threads} thread(s); "
+        f"{', '.join(str(root) for root in roots)}",
         flush=True,
     )
     results = {}
     try:
         with tempfile.TemporaryDirectory(prefix="yizhan-intake-") as tmp:
             for backend in backends:
-                results[backend] = run_backend(backend, root, Path(tmp), args)
+                results[backend] = run_backend(backend, roots, Path(tmp), args)
     except BenchError as exc:
         sys.exit(f"error: {exc}")
     except KeyboardInterrupt:
         sys.exit("interrupted")
-    for backend, figures in results.items():
-        print(f"backend={backend}")
-        for name, value in figures.items():
-            print(f"{name}={value:.3f}" if isinstance(value, float) else f"{name}={value}")
+    for backend, per_root in results.items():
+        for root, figures in zip(roots, per_root, strict=True):
+            print(f"root={root}")
+            print(f"backend={backend}")
+            if root != roots[0]:
+                first = per_root[0]["intake_tips_per_s"]
+                print(f"intake_vs_first_root={figures['intake_tips_per_s'] / first:.3f}")
+            for name, value in figures.items():
+                print(f"{name}={value:.3f}" if isinstance(value, float) else f"{name}={value}")
 
 
 if __name__ == "__main__":
