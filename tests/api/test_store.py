@@ -10,6 +10,7 @@ never skipped.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -20,6 +21,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -820,3 +822,55 @@ def test_revision_1_is_the_schema_of_release_0_1_0(store_url):
             db.execute("DROP TABLE tips")
     assert upgrade(store_url, to="0001") == ["0001"]
     assert _schema_text(store_url) == release
+
+
+def _sql(url: str, statement: str) -> None:
+    """Run one statement on the database behind a store URL, outside any store."""
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+            db.execute(statement)
+        return
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(statement)
+
+
+def test_a_tips_table_of_another_shape_is_refused(store_url):
+    _sql(store_url, "CREATE TABLE tips (id integer PRIMARY KEY, note text)")
+    with pytest.raises(InvalidInput, match="is not the table of Yizhan 0.1.0") as caught:
+        open_store(store_url)
+    assert "\n" not in str(caught.value)
+    assert "tip_id" in str(caught.value) and "note" in str(caught.value)
+
+
+def test_a_store_newer_than_this_code_is_refused(store_url):
+    open_store(store_url).close()
+    _sql(store_url, "UPDATE alembic_version SET version_num = '0099'")
+    with pytest.raises(InvalidInput, match="revision '0099', which this Yizhan does not know"):
+        open_store(store_url)
+    with pytest.raises(InvalidInput, match="revision 'zz' is not one of 0001, 0002, 0003"):
+        upgrade(store_url, to="zz")
+
+
+def test_every_pooled_connection_is_durable(store_url):
+    if store_url.startswith("sqlite:///"):
+        url = store_url
+        checks = {
+            "PRAGMA journal_mode": "wal",
+            "PRAGMA synchronous": 2,  # FULL
+            "PRAGMA busy_timeout": 10_000,
+        }
+    else:  # even when the URL asks for less
+        url = store_url.replace("options=", "options=" + quote("-c synchronous_commit=off "))
+        checks = {"SHOW synchronous_commit": "on"}
+    store = open_store(url)
+    try:
+        with contextlib.ExitStack() as held:  # three connections at once: three of the pool
+            conns = [held.enter_context(store.engine.connect()) for _ in range(3)]
+            assert len({id(c.connection.driver_connection) for c in conns}) == 3
+            for conn in conns:
+                found = {sql: conn.exec_driver_sql(sql).scalar() for sql in checks}
+                assert found == checks
+    finally:
+        store.close()
