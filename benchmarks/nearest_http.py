@@ -325,6 +325,7 @@ def wrk(base: str, script: Path, duration: str, args, wrk_args: list[str], pid: 
     """Run wrk once against ``base`` (server ``pid``) with the Lua ``script`` and its args."""
     cmd = [
         "wrk", "--latency", "-d", duration, "-c", str(args.connections), "-t", str(args.threads),
+        "--timeout", args.timeout,
         *(["-H", "Accept-Encoding: gzip"] if args.gzip else []),
         "-s", str(script), base, "--", *wrk_args,
     ]  # fmt: skip
@@ -403,6 +404,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="wrk open connections")
     parser.add_argument(
         "--threads", type=int, default=1, help="wrk threads; 1 leaves the other core to the server"
+    )
+    parser.add_argument(
+        "--timeout", default="2s", help="wrk counts a request slower than this as an error"
     )
     parser.add_argument("--stations", type=int, default=100_000, help="stations in the big pack")
     parser.add_argument("--gcj-share", type=float, default=0.5, help="share of crs=gcj02 queries")

@@ -67,7 +67,7 @@ def heat_table(weights: pd.DataFrame, categories: pd.DataFrame) -> dict:
     """The heatmap's data: unique positions once, counts per (position, month, category).
 
     ``weights`` has ``lon``, ``lat``, ``month`` (YYYY-MM), ``category`` and ``count`` (from
-    ``api.planning.heat_weights_from_*``). Keys are ``month index * len(cats) + category
+    ``api.services.planning.heat_weights``). Keys are ``month index * len(cats) + category
     index``. ``dense`` pages hold ``n`` = one count per position and key; sparse pages hold per
     position ``r`` (how many keys), then ``k``/``n`` (key, count) pairs.
     """

@@ -56,8 +56,8 @@ def heatmap_page(
 ) -> str:
     """The tips heatmap: a month view (全部 or one month at a time) and a category filter.
 
-    ``weights`` and ``aggregated`` come from ``api.planning.heat_weights_from_store`` (or
-    ``_from_tips``); ``categories`` is the city's table (``code``, ``name``).
+    ``weights`` and ``aggregated`` come from ``api.services.planning.heat_weights``;
+    ``categories`` is the city's table (``code``, ``name``).
     """
     data = heat_table(weights, categories)
     page, m = planning_map(

@@ -35,3 +35,16 @@ def test_page_assets_templates_and_demo_are_package_data():
     shipped = {p.relative_to(maps).as_posix() for g in data["maps"] for p in maps.glob(g)}
     assert {"static/finder/main.js", "templates/finder_panel.html"} <= on_disk
     assert sorted(on_disk - shipped) == []
+
+
+def test_store_migrations_are_package_data():
+    # the migrations folder is no package: its files ship only as package data
+    globs = CONFIG["package-data"]["api.stores"]
+    base = ROOT / "api" / "stores"
+    files = [
+        p.relative_to(base)
+        for p in (base / "migrations").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
+    assert {"env.py", "0001_release_0_1_0.py"} <= {f.name for f in files}
+    assert [f for f in files if not any(f.match(g) for g in globs)] == []

@@ -10,15 +10,36 @@ never skipped.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
+import logging
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
+import time
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from legacy_schema import make_release_0_1_0_store
 
-from api.store import IdempotencyConflict, TipQuery, open_store
+from api.stores import (
+    IdempotencyConflict,
+    Revisions,
+    TipQuery,
+    open_store,
+    revisions,
+    upgrade,
+)
+from api.stores.engines import target_for
+from api.stores.migrate import head_revision
+from api.stores.schema import metadata_for
 from geo.errors import InvalidInput
 
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -115,11 +136,35 @@ def test_nan_distance_is_stored_as_null(store):
 
 
 def test_reported_at_keeps_the_instant(store):
-    store.add_tip(make_tip("T4", reported_at="2026-05-01T00:30:00+00:00"))
+    stored, _ = store.add_tip(make_tip("T4", reported_at="2026-05-01T00:30:00+00:00"))
     got = store.get_tip("T4")["reported_at"]
     assert dt.datetime.fromisoformat(got) == dt.datetime(2026, 5, 1, 8, 30, tzinfo=CST)
-    if store.backend == "postgis":  # normalised to city time
-        assert got == "2026-05-01T08:30:00+08:00"
+    assert got == "2026-05-01T08:30:00+08:00"  # normalised to city time
+    assert stored["reported_at"] == got
+
+
+def test_reported_at_keeps_the_microsecond_and_refuses_finer(store):
+    store.add_tip(make_tip("T-us", reported_at="2026-04-30T20:45:10.000250-04:00"))
+    assert store.get_tip("T-us")["reported_at"] == "2026-05-01T08:45:10.000250+08:00"
+    # a datetime, and a naive text (city time, as the API reads one)
+    store.add_tip(make_tip("T-dt", reported_at=dt.datetime(2026, 5, 1, 1, 0, 0, 5, tzinfo=dt.UTC)))
+    assert store.get_tip("T-dt")["reported_at"] == "2026-05-01T09:00:00.000005+08:00"
+    store.add_tip(make_tip("T-naive", reported_at="2026-05-01T10:00:00"))
+    assert store.get_tip("T-naive")["reported_at"] == "2026-05-01T10:00:00+08:00"
+    # trailing zeros past the microsecond lose nothing; other digits there are refused
+    store.add_tip(make_tip("T-zeros", reported_at="2026-05-01T11:00:00.123456000+08:00"))
+    assert store.get_tip("T-zeros")["reported_at"] == "2026-05-01T11:00:00.123456+08:00"
+    with pytest.raises(InvalidInput, match="finer than a microsecond"):
+        store.add_tip(make_tip("T-ns", reported_at="2026-05-01T11:00:00.123456789+08:00"))
+    with pytest.raises(InvalidInput, match="not an ISO 8601 date-time"):
+        store.add_tip(make_tip("T-bad", reported_at="yesterday"))
+    assert store.get_tip("T-ns") is None and store.count_tips() == 4
+    # microseconds order the listing
+    assert listed(store, since=dt.datetime(2026, 5, 1, 9, 0, 0, 5, tzinfo=CST)) == [
+        "T-zeros",
+        "T-naive",
+        "T-dt",
+    ]
 
 
 # -- idempotency ---------------------------------------------------------------------------------
@@ -235,7 +280,9 @@ def test_list_filters(store):
         make_tip("A", category="11", reported_at=at(8)),
         make_tip("B", category="12", reported_at=at(9), grid_code="42010000102"),
         make_tip("C", category="13", reported_at=at(10), subdistrict_code=b, status="closed"),
-        make_tip("D", category="11", reported_at=at(11), lon=114.0090, lat=30.5040),
+        make_tip(
+            "D", category="11", reported_at=at(11), lon=114.0090, lat=30.5040, outside_city=True
+        ),
         make_tip("E", category="12", reported_at=at(8, day=2), subdistrict_code=b),
     ]
     store.import_tips(tips)
@@ -255,6 +302,8 @@ def test_list_filters(store):
     assert listed(store, status="closed") == ["C"]
     assert listed(store, status="open", subdistrict_code=b) == ["E"]
     assert listed(store, grid_code="nope") == []
+    assert listed(store, outside_city=True) == ["D"]
+    assert listed(store, outside_city=False, categories=["11"]) == ["A"]
     tips, total = store.list_tips(TipQuery(categories=["11", "12"], limit=2, offset=1))
     assert ids(tips) == ["D", "B"] and total == 4
 
@@ -341,7 +390,7 @@ def test_a_tip_is_committed_before_add_tip_returns(store, store_url):
     script = textwrap.dedent(
         f"""
         import os, sys
-        from api.store import open_store
+        from api.stores import open_store
         store = open_store({store_url!r})
         tip = {make_tip("T-crash")!r}
         store.add_tip(tip, idempotency_key="key-crash", fingerprint="fp")
@@ -355,7 +404,88 @@ def test_a_tip_is_committed_before_add_tip_returns(store, store_url):
     assert store.replay("key-crash", "fp")["tip_id"] == "T-crash"
 
 
+def test_two_stores_write_together(store, store_url):
+    # Two pools on one database (two processes' worth): their writers wait for each other's
+    # lock, never fail on it; shared keys still store one tip.
+    second = open_store(store_url)
+    barrier = threading.Barrier(8)
+    errors: list = []
+
+    def post(which, n: int) -> None:
+        barrier.wait()
+        try:
+            for i in range(10):
+                which.add_tip(make_tip(f"T-{n}-{i}"), idempotency_key=f"k-{n}-{i}", fingerprint="f")
+                which.add_tip(
+                    make_tip(f"T-{n}-s{i}"), idempotency_key=f"shared-{i}", fingerprint="f"
+                )
+        except Exception as e:  # noqa: BLE001 - the test looks at it
+            errors.append(e)
+
+    threads = [
+        threading.Thread(target=post, args=(store if n % 2 else second, n)) for n in range(8)
+    ]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        assert store.count_tips() == 8 * 10 + 10
+        assert second.count_tips() == 8 * 10 + 10
+        assert {second.replay(f"shared-{i}", "f")["tip_id"] for i in range(10)} <= {
+            f"T-{n}-s{i}" for n in range(8) for i in range(10)
+        }
+    finally:
+        second.close()
+
+
+def test_memory_store_is_one_database_for_all_threads():
+    store = open_store("sqlite:///:memory:")
+    try:
+        assert store.backend == "sqlite"
+        store.import_tips([make_tip("T-main")])
+        seen: dict = {}
+
+        def work(n: int) -> None:
+            seen[n] = store.get_tip("T-main") is not None
+            store.add_tip(make_tip(f"T-thread-{n}"), idempotency_key=f"k-{n}", fingerprint="f")
+            store.add_tip(make_tip(f"T-again-{n}"), idempotency_key=f"k-{n}", fingerprint="f")
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert seen == {n: True for n in range(6)}
+        assert store.count_tips() == 7
+        assert listed(store, limit=3) == ["T-main", "T-thread-0", "T-thread-1"]
+    finally:
+        store.close()
+    # each open of :memory: is a database of its own
+    other = open_store("sqlite:///:memory:")
+    try:
+        assert other.count_tips() == 0
+    finally:
+        other.close()
+
+
 # -- errors --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://u:pw@host/db", "db URL 'mysql://u@host/db' is not supported; use sqlite:///"),
+        ("sqlite://tips.db", "db URL 'sqlite://tips.db': write sqlite:///path/to/file.db"),
+        ("sqlite:////no/such/folder/t.db", "folder '/no/such/folder' does not exist"),
+    ],
+)
+def test_bad_store_urls_are_one_clear_line(url, message):
+    with pytest.raises(InvalidInput) as caught:
+        open_store(url)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -407,8 +537,10 @@ def test_count_by_groups_and_filters(store):
     }
     only_05 = store.count_by(TipQuery(categories=["05"]), ("grid_code",))
     assert only_05 == [{"grid_code": "42010000101", "count": 2}]
-    outside = store.count_by(TipQuery(grid_code=None, status="open"), ("lonlat3",))
-    assert {"lon3": 113.988, "lat3": 30.5, "count": 1} in outside
+    outside = store.count_by(TipQuery(outside_city=True, status="open"), ("lonlat3",))
+    assert outside == [{"lon3": 113.988, "lat3": 30.5, "count": 1}]
+    inside = store.count_by(TipQuery(outside_city=False), ("grid_code",))
+    assert {r["grid_code"]: r["count"] for r in inside} == {"42010000101": 2, "42010000102": 1}
     with pytest.raises(InvalidInput, match="group keys"):
         store.count_by(TipQuery(), ("reporter_id",))
 
@@ -418,3 +550,327 @@ def test_unusable_sqlite_file_is_one_clear_error(tmp_path):
     not_a_db.write_text("this is not a database, just text " * 100)
     with pytest.raises(InvalidInput, match="cannot open the SQLite file"):
         open_store(f"sqlite:///{not_a_db}")
+
+
+# -- migrations ----------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def release_0_1_0_tips() -> list[tuple[dict, str | None, str]]:
+    """Tips as 0.1.0 stored them: (tip, idempotency key, fingerprint)."""
+    return [
+        (make_tip("T-keyed", reported_at="2026-05-01T08:00:00+08:00"), "key-1", "fp-1"),
+        (make_tip("T-utc", reported_at="2026-05-01T00:30:00+00:00"), None, ""),
+        (make_tip("T-west", reported_at="2026-04-30T20:45:10.250000-04:00"), "key-2", "fp-2"),
+        (
+            make_tip(
+                "T-outside",
+                reported_at=at(9),
+                lon=113.98764,
+                lat=30.50049,
+                grid_code=None,
+                subdistrict_code=None,
+                street_name="江堤路",
+                street_distance_m=850.25,
+                nearest_station_id="S3",
+                station_distance_m=2400.5,
+                outside_city=True,
+            ),
+            None,
+            "",
+        ),
+        (
+            make_tip(
+                "T-nulls",
+                reported_at=at(9),
+                description="",
+                grid_code=None,
+                subdistrict_code=None,
+                street_name=None,
+                street_distance_m=None,
+                nearest_station_id=None,
+                station_distance_m=None,
+            ),
+            None,
+            "",
+        ),
+        (make_tip("T-micro", reported_at="2026-05-02T10:00:00.000001+08:00"), "key-3", "fp-3"),
+    ]
+
+
+def test_a_release_0_1_0_store_upgrades_in_place(store_url):
+    old = release_0_1_0_tips()
+    make_release_0_1_0_store(store_url, old)
+    assert revisions(store_url) == Revisions(current="0001", head=head_revision())
+    store = open_store(store_url)
+    try:
+        assert revisions(store_url).at_head
+        assert store.count_tips() == len(old)
+        for tip, _, _ in old:
+            got = store.get_tip(tip["tip_id"])
+            instant = dt.datetime.fromisoformat(tip["reported_at"])
+            assert dt.datetime.fromisoformat(got["reported_at"]) == instant
+            assert got == {**tip, "reported_at": instant.astimezone(CST).isoformat()}
+        assert store.get_tip("T-utc")["reported_at"] == "2026-05-01T08:30:00+08:00"
+        assert store.get_tip("T-west")["reported_at"] == "2026-05-01T08:45:10.250000+08:00"
+        assert store.get_tip("T-outside")["outside_city"] is True
+        # keys still replay, and still refuse another body
+        assert store.replay("key-1", "fp-1")["tip_id"] == "T-keyed"
+        again, created = store.add_tip(
+            make_tip("T-dup"), idempotency_key="key-2", fingerprint="fp-2"
+        )
+        assert (again["tip_id"], created) == ("T-west", False)
+        with pytest.raises(IdempotencyConflict):
+            store.replay("key-3", "another body")
+        # new tips sort among the old ones by instant, ties by tip_id
+        store.add_tip(make_tip("T-new", reported_at="2026-05-01T08:45:10.250000+08:00"))
+        assert listed(store) == [
+            "T-micro",
+            "T-nulls",
+            "T-outside",
+            "T-new",
+            "T-west",
+            "T-utc",
+            "T-keyed",
+        ]
+        assert listed(store, since=dt.datetime(2026, 5, 1, 0, 30, tzinfo=dt.UTC)) == [
+            "T-micro",
+            "T-nulls",
+            "T-outside",
+            "T-new",
+            "T-west",
+            "T-utc",
+        ]
+        assert listed(store, outside_city=True) == ["T-outside"]
+        # T-west was reported on 30 April in its own time zone: in city time it is May
+        months = store.count_by(TipQuery(), ("month",))
+        assert months == [{"month": "2026-05", "count": len(old) + 1}]
+    finally:
+        store.close()
+    assert upgrade(store_url) == []
+
+
+def test_release_0_1_0_sqlite_oddities_survive_the_upgrade(tmp_path, caplog):
+    # 0.1.0's SQLite kept the text it was given (digits past the microsecond too) and let a
+    # tip without an id in (TEXT PRIMARY KEY takes NULL in SQLite)
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    make_release_0_1_0_store(
+        url,
+        [
+            (make_tip("T-ns", reported_at="2026-05-01T08:00:00.123456789+08:00"), None, ""),
+            (make_tip(None, reported_at=at(9)), None, ""),
+        ],
+    )
+    with caplog.at_level(logging.WARNING, logger="yizhan"):
+        assert upgrade(url) == ["0002", "0003"]
+    assert "reported_at of 1 tips cut to the microsecond (first: T-ns)" in caplog.text
+    store = open_store(url)
+    try:
+        assert store.get_tip("T-ns")["reported_at"] == "2026-05-01T08:00:00.123456+08:00"
+        assert store.get_tip("T-rowid-2") == make_tip("T-rowid-2", reported_at=at(9))
+        with pytest.raises(sa.exc.IntegrityError):
+            store.import_tips([make_tip(None)])
+    finally:
+        store.close()
+
+
+def test_a_fresh_store_is_at_head(store_url):
+    assert revisions(store_url) == Revisions(current=None, head=head_revision())
+    assert head_revision() == "0003"
+    open_store(store_url).close()
+    assert revisions(store_url) == Revisions(current="0003", head="0003")
+
+
+def test_opening_together_migrates_once(store_url, tmp_path):
+    # two processes open one empty store at the same moment
+    script = textwrap.dedent(
+        """
+        import json, os, sys, time
+        from api.stores import upgrade
+        url, ready, go = sys.argv[1:]
+        open(ready, "w").close()
+        while not os.path.exists(go):
+            time.sleep(0.002)
+        print(json.dumps(upgrade(url)))
+        """
+    )
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, store_url, str(tmp_path / f"ready-{i}"), str(go)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"ready-{i}").exists() for i in range(2)):
+        assert time.monotonic() < deadline, "the processes did not start"
+        time.sleep(0.01)
+    go.touch()
+    outputs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outputs]
+    applied = sorted(json.loads(out) for out, _ in outputs)
+    assert applied == [[], ["0001", "0002", "0003"]]
+    # two stores at once in one process: neither migrates again
+    stores = [open_store(store_url) for _ in range(2)]
+    try:
+        stores[0].add_tip(make_tip("T-1"))
+        assert stores[1].get_tip("T-1") == make_tip("T-1")
+        assert upgrade(store_url) == []
+        with stores[0].engine.connect() as conn:
+            versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+        assert versions == [("0003",)]
+    finally:
+        for opened in stores:
+            opened.close()
+
+
+def _differences(engine, backend: str) -> list:
+    """What Alembic finds between the database and the schema definition, flattened."""
+    with engine.connect() as conn:
+        schema = (
+            conn.execute(sa.text("SELECT current_schema()")).scalar()
+            if backend == "postgis"
+            else None
+        )
+        # only the store's own tables: PostGIS keeps spatial_ref_sys further on the search_path
+        ours = set(sa.inspect(conn).get_table_names(schema=schema)) - {"alembic_version"}
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_server_default": True,
+                "include_name": lambda name, kind, _: kind != "table" or name in ours,
+            },
+        )
+        found = compare_metadata(context, metadata_for(backend))
+        tip_id = next(c for c in sa.inspect(conn).get_columns("tips") if c["name"] == "tip_id")
+    flat = [d for diff in found for d in (diff if isinstance(diff, list) else [diff])]
+    return flat, getattr(tip_id["type"], "collation", None)
+
+
+def test_the_migrations_build_the_schema_definition(store_url):
+    backend = "postgis" if store_url.startswith("postgresql") else "sqlite"
+    assert upgrade(store_url, to="0001") == ["0001"]
+    engine = target_for(store_url).engine
+    try:
+        # at revision 1 the comparison sees what the later revisions change
+        before, collation = _differences(engine, backend)
+        if backend == "sqlite":
+            assert any(d[0] == "remove_column" and d[3].name == "reported_ts" for d in before)
+            assert any(d[0] == "modify_nullable" and d[3] == "tip_id" for d in before)
+            assert any(d[0] == "add_index" and d[1].name == "tips_time" for d in before)
+        else:  # Alembic does not compare collations: the inspector does
+            assert collation is None
+        assert upgrade(store_url) == ["0002", "0003"]
+        after, collation = _differences(engine, backend)
+        assert after == []
+        assert collation == ("C" if backend == "postgis" else None)
+    finally:
+        engine.dispose()
+
+
+def _schema_text(url: str) -> list:
+    """What the database says of the table tips: its DDL, columns, constraints and indexes."""
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+            rows = db.execute(
+                "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'tips' ORDER BY name"
+            ).fetchall()
+        return [
+            (kind, name, " ".join((sql or "").replace("IF NOT EXISTS ", "").split()))
+            for kind, name, sql in rows
+        ]
+    import psycopg
+
+    with psycopg.connect(url) as db:
+        columns = db.execute(
+            "SELECT a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,"
+            " pg_get_expr(d.adbin, d.adrelid), a.attcollation::regcollation::text"
+            " FROM pg_attribute a LEFT JOIN pg_attrdef d"
+            " ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+            " WHERE a.attrelid = 'tips'::regclass AND a.attnum > 0 AND NOT a.attisdropped"
+            " ORDER BY a.attnum"
+        ).fetchall()
+        constraints = db.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = 'tips'::regclass ORDER BY conname"
+        ).fetchall()
+        indexes = db.execute(
+            "SELECT indexname, replace(indexdef, current_schema() || '.', '') FROM pg_indexes"
+            " WHERE schemaname = current_schema() AND tablename = 'tips' ORDER BY indexname"
+        ).fetchall()
+    return [*columns, *constraints, *indexes]
+
+
+def test_revision_1_is_the_schema_of_release_0_1_0(store_url):
+    make_release_0_1_0_store(store_url, [])
+    release = _schema_text(store_url)
+    assert any("tips_time" in str(row) for row in release)
+    if store_url.startswith("sqlite:///"):
+        drop = sqlite3.connect(store_url.removeprefix("sqlite:///"))
+        drop.execute("DROP TABLE tips")
+        drop.commit()
+        drop.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(store_url, autocommit=True) as db:
+            db.execute("DROP TABLE tips")
+    assert upgrade(store_url, to="0001") == ["0001"]
+    assert _schema_text(store_url) == release
+
+
+def _sql(url: str, statement: str) -> None:
+    """Run one statement on the database behind a store URL, outside any store."""
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+            db.execute(statement)
+        return
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(statement)
+
+
+def test_a_tips_table_of_another_shape_is_refused(store_url):
+    _sql(store_url, "CREATE TABLE tips (id integer PRIMARY KEY, note text)")
+    with pytest.raises(InvalidInput, match="is not the table of Yizhan 0.1.0") as caught:
+        open_store(store_url)
+    assert "\n" not in str(caught.value)
+    assert "tip_id" in str(caught.value) and "note" in str(caught.value)
+
+
+def test_a_store_newer_than_this_code_is_refused(store_url):
+    open_store(store_url).close()
+    _sql(store_url, "UPDATE alembic_version SET version_num = '0099'")
+    with pytest.raises(InvalidInput, match="revision '0099', which this Yizhan does not know"):
+        open_store(store_url)
+    with pytest.raises(InvalidInput, match="revision 'zz' is not one of 0001, 0002, 0003"):
+        upgrade(store_url, to="zz")
+
+
+def test_every_pooled_connection_is_durable(store_url):
+    if store_url.startswith("sqlite:///"):
+        url = store_url
+        checks = {
+            "PRAGMA journal_mode": "wal",
+            "PRAGMA synchronous": 2,  # FULL
+            "PRAGMA busy_timeout": 10_000,
+        }
+    else:  # even when the URL asks for less
+        url = store_url.replace("options=", "options=" + quote("-c synchronous_commit=off "))
+        checks = {"SHOW synchronous_commit": "on"}
+    store = open_store(url)
+    try:
+        with contextlib.ExitStack() as held:  # three connections at once: three of the pool
+            conns = [held.enter_context(store.engine.connect()) for _ in range(3)]
+            assert len({id(c.connection.driver_connection) for c in conns}) == 3
+            for conn in conns:
+                found = {sql: conn.exec_driver_sql(sql).scalar() for sql in checks}
+                assert found == checks
+    finally:
+        store.close()

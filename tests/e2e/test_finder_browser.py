@@ -112,7 +112,9 @@ def cjk_fonts() -> str:
 
 @pytest.fixture(scope="module")
 def browser():
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: run tests/system.sh (apt-get install chromium)"
+    assert CHROMIUM.exists(), (
+        f"{CHROMIUM} is missing: run tests/system.sh (apt-get install chromium)"
+    )
     if not cjk_fonts():
         pytest.fail(
             "no CJK font is installed (`fc-list :lang=zh` lists none), so the pages and their "

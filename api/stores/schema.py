@@ -1,0 +1,141 @@
+"""The one schema of the tip store, for SQLite and for PostGIS (SQLAlchemy Core).
+
+:func:`metadata_for` builds the tables of the migrations' head revision for one backend. The two
+differ only where the databases do: PostGIS adds ``geom geometry(Point, 4326)`` with a GIST index
+(GeoAlchemy2) and gives ``tip_id`` the collation ``"C"`` (byte order, SQLite's own order of
+text); SQLite has no geometry column (no SpatiaLite needed) and a ``(lat, lon)`` index for boxes.
+
+``reported_at`` is a :class:`CityTime` on both: ``timestamptz`` on PostGIS, and on SQLite
+fixed-width ISO 8601 text at +08:00 (``2026-05-01T08:00:00.000000+08:00``), so that text order
+is time order and the local month is ``substr(reported_at, 1, 7)``. Both keep the microsecond;
+an input with finer digits is refused, not cut. Both read it back as ISO 8601 in city time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.types import TypeDecorator
+
+from geo.errors import InvalidInput
+from geo.hours import CITY_TZ
+
+BACKENDS = ("sqlite", "postgis")
+# China Standard Time. SQLite's text is written at this fixed offset, whatever the zone's
+# history (Asia/Shanghai kept summer time in 1986-1991), so that its width never changes.
+CITY_OFFSET = dt.timezone(dt.timedelta(hours=8))
+_FRACTION = re.compile(r"[.,](\d{7,})")
+
+
+def to_instant(value: str | dt.datetime) -> dt.datetime:
+    """An aware datetime for ``value`` (ISO 8601 text or datetime; naive means city time)."""
+    if isinstance(value, str):
+        finer = _FRACTION.search(value)
+        if finer and finer.group(1)[6:].strip("0"):
+            raise InvalidInput(
+                f"reported_at: {value!r} is finer than a microsecond, which the store keeps"
+            )
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidInput(f"reported_at: {value!r} is not an ISO 8601 date-time") from None
+    elif not isinstance(value, dt.datetime):
+        raise InvalidInput(f"reported_at: {value!r} is not a date-time")
+    elif getattr(value, "nanosecond", 0):  # a pandas Timestamp
+        raise InvalidInput(f"reported_at: {value} is finer than a microsecond")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=CITY_TZ)
+    try:
+        value.astimezone(CITY_OFFSET)
+    except OverflowError:
+        raise InvalidInput(f"reported_at: {value.isoformat()!r} is out of range") from None
+    return value
+
+
+def city_text(instant: dt.datetime) -> str:
+    """The SQLite form of an aware datetime: fixed-width ISO 8601 at +08:00."""
+    return instant.astimezone(CITY_OFFSET).isoformat(timespec="microseconds")
+
+
+class CityTime(TypeDecorator):
+    """An instant, read back as ISO 8601 text in city time (``2026-05-01T08:00:00+08:00``)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.TIMESTAMP(timezone=True))
+        return dialect.type_descriptor(sa.Text())
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        instant = to_instant(value)
+        return instant if dialect.name == "postgresql" else city_text(instant)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        return value.astimezone(CITY_TZ).isoformat()
+
+
+def metadata_for(backend: str) -> sa.MetaData:
+    """The tables at the head revision, as ``backend`` (``sqlite`` or ``postgis``) holds them."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    pg = backend == "postgis"
+    real = postgresql.DOUBLE_PRECISION() if pg else sqlite.REAL()
+    flag = sa.Boolean() if pg else sa.Integer()  # SQLite: 0 or 1
+    metadata = sa.MetaData()
+    columns = [
+        # ties in a listing go by tip_id in byte order on both
+        sa.Column("tip_id", sa.Text(collation="C") if pg else sa.Text(), primary_key=True),
+        sa.Column("reported_at", CityTime, nullable=False),
+        sa.Column("category", sa.Text, nullable=False),
+        sa.Column("description", sa.Text, nullable=False, server_default=sa.text("''")),
+        sa.Column("reporter_id", sa.Text, nullable=False, server_default=sa.text("''")),
+        sa.Column("status", sa.Text, nullable=False, server_default=sa.text("'open'")),
+        sa.Column("lon", real, nullable=False),
+        sa.Column("lat", real, nullable=False),
+        sa.Column("grid_code", sa.Text),
+        sa.Column("subdistrict_code", sa.Text),
+        sa.Column("street_name", sa.Text),
+        sa.Column("street_distance_m", real),
+        sa.Column("nearest_station_id", sa.Text),
+        sa.Column("station_distance_m", real),
+        sa.Column(
+            "outside_city", flag, nullable=False, server_default=sa.text("false" if pg else "0")
+        ),
+        sa.Column("idempotency_key", sa.Text, unique=True),
+        sa.Column("fingerprint", sa.Text, nullable=False, server_default=sa.text("''")),
+    ]
+    if pg:
+        from geoalchemy2 import Geometry
+
+        columns.append(
+            sa.Column(
+                "geom",
+                Geometry("POINT", srid=4326, spatial_index=False),
+                nullable=False,
+            )
+        )
+    tips = sa.Table("tips", metadata, *columns)
+    sa.Index("tips_time", tips.c.reported_at.desc(), tips.c.tip_id)  # newest first
+    sa.Index("tips_grid", tips.c.grid_code)
+    sa.Index("tips_sub", tips.c.subdistrict_code)
+    if pg:
+        sa.Index("tips_geom", tips.c.geom, postgresql_using="gist")
+    else:
+        sa.Index("tips_lat_lon", tips.c.lat, tips.c.lon)
+    return metadata
+
+
+def tips_table(backend: str) -> sa.Table:
+    """The ``tips`` table of :func:`metadata_for` ``(backend)``."""
+    return metadata_for(backend).tables["tips"]
