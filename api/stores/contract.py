@@ -6,9 +6,8 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from api.errors import Conflict
 from geo.assign import ASSIGNMENT_COLUMNS
-from geo.errors import InvalidInput
+from geo.errors import Conflict, InvalidInput
 
 TIP_COLUMNS = (
     "tip_id",

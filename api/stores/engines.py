@@ -21,6 +21,7 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlparse, urlsplit
 
 import sqlalchemy as sa
@@ -118,6 +119,7 @@ def _sqlite(url: str) -> Target:
             raise
         return conn
 
+    pool: dict[str, Any]
     if memory:
         pool = {"poolclass": StaticPool}
     else:
@@ -135,7 +137,9 @@ def sqlite_transaction(conn: sa.Connection, mode: str = "IMMEDIATE"):
     with conn.begin():
         # straight to the driver: SQLAlchemy does not track this BEGIN, the driver's commit
         # and rollback end it
-        conn.connection.driver_connection.execute(f"BEGIN {mode}")
+        driver = conn.connection.driver_connection
+        assert driver is not None  # a live pooled connection
+        driver.execute(f"BEGIN {mode}")
         yield conn
 
 
@@ -156,9 +160,11 @@ def _postgis(url: str) -> Target:
         params = pg_conninfo.conninfo_to_dict(conninfo)
     except psycopg.Error as e:
         raise InvalidInput(f"db URL {label!r}: {one_line(e)}") from None
-    extra: dict = {
+    extra: dict[str, Any] = {
         # durable at commit, whatever the server's default; the last -c wins
-        "options": " ".join(filter(None, [params.get("options"), "-c synchronous_commit=on"])),
+        "options": " ".join(
+            filter(None, [str(params.get("options") or ""), "-c synchronous_commit=on"])
+        ),
     }
     if "connect_timeout" not in params:
         extra["connect_timeout"] = PG_CONNECT_TIMEOUT_S
@@ -178,4 +184,5 @@ def _postgis(url: str) -> Target:
         pool_pre_ping=True,
         isolation_level="AUTOCOMMIT",
     )
-    return Target("postgis", engine, label, secret=params.get("password") or None)
+    password = params.get("password")
+    return Target("postgis", engine, label, secret=str(password) if password else None)

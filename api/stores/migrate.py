@@ -57,7 +57,9 @@ def _script() -> ScriptDirectory:
 
 def head_revision() -> str:
     """The newest revision of the migrations."""
-    return _script().get_current_head()
+    head = _script().get_current_head()
+    assert head is not None  # the migrations ship with the package
+    return head
 
 
 def revisions(url: str) -> Revisions:

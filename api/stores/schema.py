@@ -90,7 +90,7 @@ def metadata_for(backend: str) -> sa.MetaData:
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     pg = backend == "postgis"
-    real = postgresql.DOUBLE_PRECISION() if pg else sqlite.REAL()
+    real: sa.types.TypeEngine[float] = postgresql.DOUBLE_PRECISION() if pg else sqlite.REAL()
     flag = sa.Boolean() if pg else sa.Integer()  # SQLite: 0 or 1
     metadata = sa.MetaData()
     columns = [

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import threading
 from contextlib import contextmanager, nullcontext
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -169,14 +170,14 @@ class SQLStore(Store):
             def round3(c):
                 return sa.func.round(c, 3, type_=sa.Double)
 
-        exprs = {
+        exprs: dict[str, list[Any]] = {
             "grid_code": [t.c.grid_code],
             "category": [t.c.category],
             "month": [month.label("month")],
             "lonlat3": [round3(t.c.lon).label("lon3"), round3(t.c.lat).label("lat3")],
         }
-        cols = [e for key in check_keys(by) for e in exprs[key]]
-        names = [sa.literal_column(c.name) for c in cols]  # grouped by the output names
+        cols: list[Any] = [e for key in check_keys(by) for e in exprs[key]]
+        names: list[Any] = [sa.literal_column(c.name) for c in cols]  # by the output names
         sql = (
             sa.select(*cols, sa.func.count().label("count"))
             .where(*self._where(query))
@@ -227,9 +228,9 @@ class SQLStore(Store):
             )
         return found
 
-    def _where(self, query: TipQuery) -> list:
+    def _where(self, query: TipQuery) -> list[sa.ColumnElement[bool]]:
         t = self._tips
-        where = []
+        where: list[sa.ColumnElement[bool]] = []
         if query.bbox is not None:
             minx, miny, maxx, maxy = (float(v) for v in query.bbox)
             if self._pg:

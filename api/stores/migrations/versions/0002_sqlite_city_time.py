@@ -56,9 +56,9 @@ def upgrade() -> None:
         log.warning(
             "reported_at of %d tips cut to the microsecond (first: %s)", len(finer), finer[0]
         )
-    bind.connection.driver_connection.create_function(
-        "yizhan_city_time", 1, city_text, deterministic=True
-    )
+    driver = bind.connection.driver_connection
+    assert driver is not None
+    driver.create_function("yizhan_city_time", 1, city_text, deterministic=True)
     op.execute("UPDATE tips SET reported_at = yizhan_city_time(reported_at)")
     op.execute("UPDATE tips SET tip_id = 'T-rowid-' || rowid WHERE tip_id IS NULL")
     op.drop_index("tips_time", table_name="tips")
