@@ -61,7 +61,8 @@ def synthetic_tips(city, n: int, seed: int) -> pd.DataFrame:
     )
     start = pd.Timestamp("2026-01-01", tz=CITY_TZ).value
     end = pd.Timestamp("2026-07-01", tz=CITY_TZ).value
-    reported_at = pd.to_datetime(rng.integers(start, end, n), utc=True).tz_convert(CITY_TZ)
+    seconds = rng.integers(start, end, n) // 10**9 * 10**9  # whole seconds, as tips arrive
+    reported_at = pd.to_datetime(seconds, utc=True).tz_convert(CITY_TZ)
     codes = city.categories["code"].to_numpy()
     return pd.DataFrame(
         {

@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 
 from api.settings import Settings
@@ -72,6 +73,13 @@ def categories_of(values: Sequence[str] | None, city: City) -> tuple[str, ...]:
 
 def _tip_query(spec: DemandSpec) -> TipQuery:
     return TipQuery(since=spec.since, until=spec.until, categories=list(spec.categories))
+
+
+def _columns(rows: list[tuple], width: int) -> list[np.ndarray]:
+    """The columns of a table of rows, as arrays (empty ones for no rows)."""
+    if not rows:
+        return [np.empty(0, dtype=object) for _ in range(width)]
+    return [np.asarray(column, dtype=object) for column in zip(*rows, strict=True)]
 
 
 def tip_counts(store: Store, spec: DemandSpec) -> pd.Series:
@@ -166,30 +174,27 @@ def heat_weights(
         frame["month"] = frame["reported_at"].str.slice(0, 7)
         frame["count"] = 1
         return frame[HEAT_COLUMNS], False
-    keys = ("grid_code", "category", "month")
-    cells = pd.DataFrame(
-        store.count_by(replace(query, outside_city=False), keys),
-        columns=[*keys, "count"],
+    _, cells = store.count_table(
+        replace(query, outside_city=False), ("grid_code", "category", "month")
     )
-    squares = pd.DataFrame(
-        store.count_by(replace(query, outside_city=True), ("lonlat3", "category", "month")),
-        columns=["lon3", "lat3", "category", "month", "count"],
+    _, squares = store.count_table(
+        replace(query, outside_city=True), ("lonlat3", "category", "month")
     )
-    centroids = city.cell_lonlat.reindex(cells["grid_code"])
-    frame = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "lon": centroids["lon"].to_numpy(),
-                    "lat": centroids["lat"].to_numpy(),
-                    "month": cells["month"].to_numpy(),
-                    "category": cells["category"].to_numpy(),
-                    "count": cells["count"].to_numpy(),
-                }
-            ),
-            squares.rename(columns={"lon3": "lon", "lat3": "lat"})[HEAT_COLUMNS],
-        ],
-        ignore_index=True,
+    codes, categories, months, counts = _columns(cells, 4)
+    lon3, lat3, square_categories, square_months, square_counts = _columns(squares, 5)
+    # each cell's count at its centroid (a cell the city no longer has is left out)
+    place = pd.Index(city.grid["grid_code"]).get_indexer(codes)
+    known = place >= 0
+    centroids = city.cell_lonlat
+    cell_lon = np.where(known, centroids["lon"].to_numpy()[place], np.nan)
+    cell_lat = np.where(known, centroids["lat"].to_numpy()[place], np.nan)
+    frame = pd.DataFrame(
+        {
+            "lon": np.concatenate([cell_lon, lon3.astype(float)]),
+            "lat": np.concatenate([cell_lat, lat3.astype(float)]),
+            "month": np.concatenate([months, square_months]),
+            "category": np.concatenate([categories, square_categories]),
+            "count": np.concatenate([counts, square_counts]).astype(np.int64),
+        }
     )
-    frame["count"] = frame["count"].astype(int)
     return frame, True

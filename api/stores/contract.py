@@ -84,10 +84,18 @@ class Store(ABC):
         """Tips matching ``query``, newest first (ties by ``tip_id`` in byte order), and how many
         match in all."""
 
-    @abstractmethod
     def count_by(self, query: TipQuery, by: tuple[str, ...]) -> list[dict]:
         """Tip counts grouped by ``by`` (keys of ``GROUP_KEYS``), for tips matching ``query``
         (its paging is ignored): one dict per group with those keys and ``count``."""
+        columns, rows = self.count_table(query, by)
+        return [dict(zip(columns, row, strict=True)) for row in rows]
+
+    @abstractmethod
+    def count_table(
+        self, query: TipQuery, by: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], list[tuple]]:
+        """:meth:`count_by` as a table: the column names (the keys, ``lonlat3`` as ``lon3`` and
+        ``lat3``, then ``count``) and one tuple per group, for callers that want columns."""
 
     @abstractmethod
     def count_tips(self) -> int:

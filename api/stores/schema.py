@@ -133,9 +133,28 @@ def metadata_for(backend: str) -> sa.MetaData:
         sa.Index("tips_geom", tips.c.geom, postgresql_using="gist")
     else:
         sa.Index("tips_lat_lon", tips.c.lat, tips.c.lon)
+    # Tips counted per local month, category and grid cell (and, outside every cell, per
+    # 0.001-degree square), kept by triggers on tips in the same transaction as each change
+    # (migration 0004): coverage demand and the heatmap read these counts, not every tip.
+    sa.Table(
+        "tip_months",
+        metadata,
+        sa.Column("month", sa.Text, primary_key=True),  # YYYY-MM, city time
+        sa.Column("category", sa.Text, primary_key=True),
+        sa.Column("grid_code", sa.Text, primary_key=True),  # '' for a tip in no cell
+        sa.Column("outside_city", flag, primary_key=True),
+        sa.Column("lon3", real, primary_key=True),  # round(lon, 3) outside every cell, else 0
+        sa.Column("lat3", real, primary_key=True),
+        sa.Column("n", sa.Integer, nullable=False),
+    )
     return metadata
 
 
 def tips_table(backend: str) -> sa.Table:
     """The ``tips`` table of :func:`metadata_for` ``(backend)``."""
     return metadata_for(backend).tables["tips"]
+
+
+def months_table(backend: str) -> sa.Table:
+    """The ``tip_months`` table of :func:`metadata_for` ``(backend)``."""
+    return metadata_for(backend).tables["tip_months"]

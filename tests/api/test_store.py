@@ -646,6 +646,8 @@ def test_a_release_0_1_0_store_upgrades_in_place(store_url):
         # T-west was reported on 30 April in its own time zone: in city time it is May
         months = store.count_by(TipQuery(), ("month",))
         assert months == [{"month": "2026-05", "count": len(old) + 1}]
+        # the monthly counts were made from the old tips, and count the new one too
+        assert_counted_as_the_tips(store)
     finally:
         store.close()
     assert upgrade(store_url) == []
@@ -663,7 +665,7 @@ def test_release_0_1_0_sqlite_oddities_survive_the_upgrade(tmp_path, caplog):
         ],
     )
     with caplog.at_level(logging.WARNING, logger="yizhan"):
-        assert upgrade(url) == ["0002", "0003"]
+        assert upgrade(url) == ["0002", "0003", "0004"]
     assert "reported_at of 1 tips cut to the microsecond (first: T-ns)" in caplog.text
     store = open_store(url)
     try:
@@ -677,9 +679,9 @@ def test_release_0_1_0_sqlite_oddities_survive_the_upgrade(tmp_path, caplog):
 
 def test_a_fresh_store_is_at_head(store_url):
     assert revisions(store_url) == Revisions(current=None, head=head_revision())
-    assert head_revision() == "0003"
+    assert head_revision() == "0004"
     open_store(store_url).close()
-    assert revisions(store_url) == Revisions(current="0003", head="0003")
+    assert revisions(store_url) == Revisions(current="0004", head="0004")
 
 
 def test_opening_together_migrates_once(store_url, tmp_path):
@@ -714,7 +716,7 @@ def test_opening_together_migrates_once(store_url, tmp_path):
     outputs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in outputs]
     applied = sorted(json.loads(out) for out, _ in outputs)
-    assert applied == [[], ["0001", "0002", "0003"]]
+    assert applied == [[], ["0001", "0002", "0003", "0004"]]
     # two stores at once in one process: neither migrates again
     stores = [open_store(store_url) for _ in range(2)]
     try:
@@ -723,7 +725,7 @@ def test_opening_together_migrates_once(store_url, tmp_path):
         assert upgrade(store_url) == []
         with stores[0].engine.connect() as conn:
             versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
-        assert versions == [("0003",)]
+        assert versions == [(head_revision(),)]
     finally:
         for opened in stores:
             opened.close()
@@ -765,7 +767,7 @@ def test_the_migrations_build_the_schema_definition(store_url):
             assert any(d[0] == "add_index" and d[1].name == "tips_time" for d in before)
         else:  # Alembic does not compare collations: the inspector does
             assert collation is None
-        assert upgrade(store_url) == ["0002", "0003"]
+        assert upgrade(store_url) == ["0002", "0003", "0004"]
         after, collation = _differences(engine, backend)
         assert after == []
         assert collation == ("C" if backend == "postgis" else None)
@@ -874,3 +876,75 @@ def test_every_pooled_connection_is_durable(store_url):
                 assert found == checks
     finally:
         store.close()
+
+
+# -- the monthly counts planning reads (revision 0004) ----------------------------------------
+
+EVERYTHING = dt.datetime(2000, 1, 1, 0, 0, 1, tzinfo=CST)  # no whole month: the tips are grouped
+
+
+def counted(store, query: TipQuery, by: tuple[str, ...]) -> list[tuple]:
+    return sorted(tuple(str(v) for v in row.values()) for row in store.count_by(query, by))
+
+
+def assert_counted_as_the_tips(store) -> None:
+    """Every question the monthly counts answer gets the answer the tips themselves give."""
+    with store.engine.connect() as conn:
+        held = conn.execute(sa.text("SELECT coalesce(sum(n), 0) FROM tip_months")).scalar_one()
+    assert held == store.count_tips()  # every tip is in the counts, once
+    cases = [
+        (TipQuery(), ("grid_code", "category", "month")),
+        (TipQuery(), ("month",)),
+        (TipQuery(outside_city=False), ("grid_code",)),
+        (TipQuery(outside_city=False, categories=["11"]), ("grid_code", "category", "month")),
+        (TipQuery(outside_city=True), ("lonlat3", "category", "month")),
+        (TipQuery(outside_city=True), ("lonlat3",)),
+        (TipQuery(since=dt.datetime(2026, 6, 1, tzinfo=CST)), ("grid_code",)),
+        (TipQuery(until=dt.datetime(2026, 6, 1, tzinfo=CST)), ("category", "month")),
+    ]
+    for query, by in cases:
+        # the same question with bounds that are no whole months is answered from the tips
+        grouped = TipQuery(
+            **{
+                **query.__dict__,
+                "since": query.since or EVERYTHING,
+                "until": query.until or dt.datetime(2100, 1, 1, 0, 0, 1, tzinfo=CST),
+            }
+        )
+        assert counted(store, query, by) == counted(store, grouped, by), (query, by)
+
+
+def test_the_monthly_counts_answer_as_the_tips_do(store):
+    store.import_tips(
+        [
+            make_tip("A", category="11", reported_at=at(8)),
+            make_tip("B", category="05", reported_at=at(9), grid_code="42010000102"),
+            make_tip("C", category="11", reported_at="2026-06-30T23:30:00+08:00"),
+            make_tip("D", category="11", reported_at="2026-06-30T16:30:00+00:00"),  # 1 July
+            make_tip("E", category="13", grid_code=None, outside_city=True, lon=113.98764),
+            make_tip("F", category="13", grid_code=None, outside_city=True, lon=113.98766),
+            make_tip("G", category="13", grid_code=None, outside_city=True, lon=113.9991),
+        ]
+    )
+    store.add_tip(make_tip("H", category="05"), idempotency_key="k", fingerprint="f")
+    store.add_tip(make_tip("H2", category="05"), idempotency_key="k", fingerprint="f")  # replay
+    store.import_tips([make_tip("A", category="99")])  # stored already: not counted again
+    assert_counted_as_the_tips(store)
+    cells = store.count_by(TipQuery(outside_city=False), ("grid_code", "category", "month"))
+    assert sorted((r["grid_code"], r["category"], r["month"], r["count"]) for r in cells) == [
+        ("42010000101", "05", "2026-05", 1),
+        ("42010000101", "11", "2026-05", 1),
+        ("42010000101", "11", "2026-06", 1),
+        ("42010000101", "11", "2026-07", 1),
+        ("42010000102", "05", "2026-05", 1),
+    ]
+    squares = store.count_by(TipQuery(outside_city=True), ("lonlat3",))
+    assert sorted((r["lon3"], r["count"]) for r in squares) == [(113.988, 2), (113.999, 1)]
+    # a tip changed or removed by hand moves out of its count
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE tips SET category = '12' WHERE tip_id = 'A'"))
+        conn.execute(sa.text("UPDATE tips SET status = 'closed' WHERE tip_id = 'C'"))
+        conn.execute(sa.text("DELETE FROM tips WHERE tip_id = 'B'"))
+    assert_counted_as_the_tips(store)
+    months = store.count_by(TipQuery(categories=["11", "12"]), ("category",))
+    assert sorted((r["category"], r["count"]) for r in months) == [("11", 2), ("12", 1)]
