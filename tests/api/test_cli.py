@@ -262,3 +262,22 @@ def test_map_pages(pack_with_tips, tmp_path, kind):
 def test_map_errors(pack_with_tips, tmp_path):
     assert_one_line_error(yizhan("map", "bogus", "-o", tmp_path / "x.html"), "map kind")
     assert_one_line_error(yizhan("map", "coverage", "-o", tmp_path / "x.png"), ".html")
+
+
+def test_db_status_and_upgrade(tmp_path):
+    url = f"sqlite:///{tmp_path / 'tips.db'}"
+    empty = yizhan("db", "status", "--db", url)
+    assert empty.returncode == 0, empty.stderr
+    assert empty.stdout.strip().endswith(
+        "revision none (empty), head 0004: needs an upgrade (yizhan db upgrade)"
+    )
+    done = yizhan("db", "upgrade", "--db", url)
+    assert done.returncode == 0 and done.stderr.strip().endswith("applied 0001, 0002, 0003, 0004")
+    again = yizhan("db", "upgrade", "--db", url)
+    assert again.stderr.strip().endswith("already at the newest revision")
+    assert (
+        yizhan("db", "status", "--db", url)
+        .stdout.strip()
+        .endswith("revision 0004, head 0004: up to date")
+    )
+    assert_one_line_error(yizhan("db", "status", "--db", "mysql://x"), "is not supported")
