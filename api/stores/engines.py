@@ -124,8 +124,8 @@ def _sqlite(url: str) -> Target:
         pool = {"poolclass": StaticPool}
     else:
         pool = {"poolclass": QueuePool, "pool_size": 8, "max_overflow": 8, "pool_timeout": 30}
-    # No engine events: one listener makes SQLAlchemy dispatch events on every statement,
-    # which measured ~40 % of the store's own time per tip.
+    # No engine events: one listener makes SQLAlchemy dispatch events around every statement
+    # (measured: 38 % of the store's Python calls per tip).
     engine = sa.create_engine("sqlite+pysqlite://", creator=connect, **pool)
     return Target("sqlite", engine, path, memory=memory)
 

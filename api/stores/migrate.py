@@ -6,6 +6,10 @@ transaction under a lock, so that processes opening one store together migrate i
 PostgreSQL's advisory lock, SQLite's write lock (``BEGIN IMMEDIATE``). A store at the head
 takes no lock. A store made by release 0.1.0 has the table ``tips`` and no ``alembic_version``:
 it is recognised as revision 1 (stamped, not re-created) and upgraded from there.
+
+A new revision starts from ``script.py.mako``:
+``alembic.command.revision(alembic_config(), "what it does", rev_id="0004")``; then add its
+tables to :mod:`api.stores.schema`, which the tests compare with what the migrations build.
 """
 
 from __future__ import annotations

@@ -732,7 +732,8 @@ def test_opening_together_migrates_once(store_url, tmp_path):
 
 
 def _differences(engine, backend: str) -> list:
-    """What Alembic finds between the database and the schema definition, flattened."""
+    """What Alembic finds between the database and the schema definition (flattened), and
+    the collation of ``tips.tip_id``, which Alembic does not compare."""
     with engine.connect() as conn:
         schema = (
             conn.execute(sa.text("SELECT current_schema()")).scalar()
