@@ -13,7 +13,7 @@ of that checkout; the tip rate limits are off (``YIZHAN_TIP_RATE_PER_MINUTE=0`` 
 reporter and per address limits where a checkout has them) and the pack's tips are not imported.
 The store is fresh: ``--db sqlite`` a file in a temporary folder; ``--db postgis`` a new schema
 in the test database (``YIZHAN_TEST_POSTGIS_URL``, default ``yizhan_test`` over the local
-socket, as ``.ci/postgres.sh`` sets up), chosen by ``options=-c search_path=...`` and dropped at
+socket, as ``tests/system.sh`` sets up), chosen by ``options=-c search_path=...`` and dropped at
 the end. One checked tip is posted first, then ``wrk`` runs a short warm-up of each endpoint and
 ``--rounds`` alternating runs of health and intake. Every intake request posts a tip at a random
 point in the bounding box of the demo city's streets, a random category, and an
@@ -169,7 +169,7 @@ def fresh_store(backend: str, workdir: Path):
     except psycopg.Error as e:
         reason = " ".join(str(e).split())
         raise BenchError(
-            f"PostGIS is not reachable ({reason}); run .ci/postgres.sh or set "
+            f"PostGIS is not reachable ({reason}); run tests/system.sh or set "
             "YIZHAN_TEST_POSTGIS_URL"
         ) from None
     with admin:

@@ -1,7 +1,7 @@
 """The tip store contract, every test run on SQLite and on PostGIS.
 
 PostGIS is the database at ``YIZHAN_TEST_POSTGIS_URL`` (default: ``yizhan_test`` over the local
-socket as the current OS user, which ``.ci/postgres.sh`` sets up); each test gets its own schema,
+socket as the current OS user, which ``tests/system.sh`` sets up); each test gets its own schema,
 dropped afterwards. When it is not reachable the postgis tests fail and say what to run; they are
 never skipped.
 
