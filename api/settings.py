@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from geo.city import City
+
+
+class Basemaps(TypedDict):
+    """The basemap options of a map page."""
+
+    basemap: str
+    tianditu_key: str
+    tile_url_osm: str
 
 
 class Settings(BaseSettings):
@@ -94,6 +102,15 @@ class Settings(BaseSettings):
         description="Tips one client address may post per minute, high enough for the riders "
         "behind one carrier-grade NAT (0: no limit; YIZHAN_TIP_RATE_PER_MINUTE is its old name).",
     )
+
+    def basemaps(self) -> Basemaps:
+        """The basemap options every map page takes (``basemap``, ``tianditu_key``,
+        ``tile_url_osm``)."""
+        return {
+            "basemap": self.basemap,
+            "tianditu_key": self.tianditu_key,
+            "tile_url_osm": self.tile_url_osm,
+        }
 
     def load_city(self, data: Path | None = None) -> City:
         """Read, validate and index the data pack (``data``, else ``self.data``, else the demo

@@ -207,19 +207,13 @@ def make_map(
     if not output.resolve().parent.is_dir():
         raise YizhanError(f"output {str(output)!r}: folder does not exist")
     settings = get_settings()
-    basemaps: dict[str, str] = {
-        "basemap": settings.basemap,
-        "tianditu_key": settings.tianditu_key,
-        "tile_url_osm": settings.tile_url_osm,
-    }
+    basemaps = settings.basemaps()
     if kind == "stations":
         from maps.finder import finder_page
 
         page = finder_page(
             load_city(plan.data),
-            basemap=settings.basemap,
-            tianditu_key=settings.tianditu_key,
-            tile_url_osm=settings.tile_url_osm,
+            **basemaps,
             description_max_chars=settings.description_max_chars,
         )
     elif kind == "heatmap":

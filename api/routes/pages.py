@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -16,6 +17,7 @@ from api.services.planning import build_gaps_page, heat_weights
 from geo.hours import local_time
 
 router = APIRouter(tags=["pages"])
+Route = TypeVar("Route", bound=Callable[..., Any])
 
 
 class _OwnStatic(StaticFiles):
@@ -51,9 +53,7 @@ def finder(request: Request, city: CityDep, settings: SettingsDep) -> HTMLRespon
     if cached is None or cached[0] != minute:
         page = finder_page(
             city,
-            basemap=settings.basemap,
-            tianditu_key=settings.tianditu_key,
-            tile_url_osm=settings.tile_url_osm,
+            **settings.basemaps(),
             at=minute,
             description_max_chars=settings.description_max_chars,
         )
@@ -62,20 +62,14 @@ def finder(request: Request, city: CityDep, settings: SettingsDep) -> HTMLRespon
     return HTMLResponse(cached[1], headers={"Cache-Control": "no-cache"})
 
 
-def _basemaps(settings) -> dict:
-    return {
-        "tile_url_osm": settings.tile_url_osm,
-        "tianditu_key": settings.tianditu_key,
-        "basemap": settings.basemap,
-    }
+def planning_page(path: str, summary: str) -> Callable[[Route], Route]:
+    """A planning page's route: HTML, or the JSON error model for bad parameters."""
+    return router.get(
+        path, response_class=HTMLResponse, summary=summary, responses=error_responses(422)
+    )
 
 
-@router.get(
-    "/maps/heatmap",
-    response_class=HTMLResponse,
-    summary="Tips heatmap (隐患热力图)",
-    responses=error_responses(422),
-)
+@planning_page("/maps/heatmap", "Tips heatmap (隐患热力图)")
 def heatmap(
     city: CityDep,
     store: StoreDep,
@@ -89,29 +83,19 @@ def heatmap(
     spec = _query(city, "1000", "euclidean", "tips", since, until, category).spec()
     weights, aggregated = heat_weights(store, city, spec, raw_max=settings.heatmap_raw_max)
     page = heatmap_page(
-        city, weights, aggregated=aggregated, categories=city.categories, **_basemaps(settings)
+        city, weights, aggregated=aggregated, categories=city.categories, **settings.basemaps()
     )
     return HTMLResponse(page)
 
 
-@router.get(
-    "/maps/coverage",
-    response_class=HTMLResponse,
-    summary="Coverage map (驿站覆盖图)",
-    responses=error_responses(422),
-)
+@planning_page("/maps/coverage", "Coverage map (驿站覆盖图)")
 def coverage_map(city: CityDep, settings: SettingsDep, cov: CoverageDep) -> HTMLResponse:
     from maps.coverage import coverage_page
 
-    return HTMLResponse(coverage_page(city, cov, **_basemaps(settings)))
+    return HTMLResponse(coverage_page(city, cov, **settings.basemaps()))
 
 
-@router.get(
-    "/maps/gaps",
-    response_class=HTMLResponse,
-    summary="Gaps and suggested sites map",
-    responses=error_responses(422),
-)
+@planning_page("/maps/gaps", "Gaps and suggested sites map")
 def gaps_map(
     city: CityDep,
     settings: SettingsDep,
@@ -119,5 +103,5 @@ def gaps_map(
     top: Annotated[int, Query(ge=1, le=1000, description="How many worst cells to mark.")] = 20,
     count: Annotated[int, Query(ge=0, description="How many new sites to suggest (0: none).")] = 5,
 ) -> HTMLResponse:
-    page = build_gaps_page(city, cov, settings, top=top, count=count, **_basemaps(settings))
+    page = build_gaps_page(city, cov, settings, top=top, count=count, **settings.basemaps())
     return HTMLResponse(page)
