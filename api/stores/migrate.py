@@ -70,7 +70,7 @@ def revisions(url: str) -> Revisions:
     """The current and head revisions of the store ``url`` names; it is not changed."""
     target = target_for(url)
     try:
-        with target.engine.connect() as conn:
+        with _snapshot(target) as conn:
             return Revisions(current_revision(conn, target.backend), head_revision())
     except sa.exc.DBAPIError as e:
         raise InvalidInput(f"db {target.label!r}: {one_line(e, target.secret)}") from None
@@ -95,7 +95,7 @@ def upgrade_target(target: Target, *, to: str = "head") -> list[str]:
     if wanted not in known:
         raise InvalidInput(f"revision {to!r} is not one of {', '.join(reversed(known))}")
     try:
-        with target.engine.connect() as conn:
+        with _snapshot(target) as conn:
             current = current_revision(conn, target.backend)
         if current is not None and current not in known:
             raise InvalidInput(
@@ -124,6 +124,20 @@ def current_revision(conn: sa.Connection, backend: str) -> str | None:
     if current is None and _is_release_0_1_0(conn, backend, schema):
         return REVISION_1
     return current
+
+
+@contextmanager
+def _snapshot(target: Target):
+    """A connection whose reads all see one state of the database: the version table and the
+    table tips are read apart, and another process may finish a migration in between."""
+    with target.engine.connect() as conn:
+        if target.backend == "postgis":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+        else:
+            with sqlite_transaction(conn, "DEFERRED"):
+                yield conn
 
 
 @contextmanager

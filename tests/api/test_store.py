@@ -38,7 +38,7 @@ from api.stores import (
     upgrade,
 )
 from api.stores.engines import target_for
-from api.stores.migrate import head_revision
+from api.stores.migrate import head_revision, upgrade_target
 from api.stores.schema import metadata_for
 from geo.errors import InvalidInput
 
@@ -729,6 +729,25 @@ def test_opening_together_migrates_once(store_url, tmp_path):
     finally:
         for opened in stores:
             opened.close()
+
+
+def test_a_migration_between_two_reads_of_the_revision_is_not_mistaken(store_url):
+    # The revision is read in steps (the version table, then the table tips). Another process
+    # that migrates the empty store in between must not make it look like a foreign table.
+    target = target_for(store_url)
+    meanwhile: list = []
+
+    def migrate_meanwhile(conn, cursor, statement, parameters, context, executemany):
+        if not meanwhile and "tips" in f"{statement} {parameters}":
+            meanwhile.append(upgrade(store_url))
+
+    sa.event.listen(target.engine, "before_cursor_execute", migrate_meanwhile)
+    try:
+        assert upgrade_target(target) == []
+    finally:
+        target.engine.dispose()
+    assert meanwhile == [["0001", "0002", "0003"]]
+    assert revisions(store_url).at_head
 
 
 def _differences(engine, backend: str) -> list:
