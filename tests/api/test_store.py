@@ -746,7 +746,7 @@ def test_a_migration_between_two_reads_of_the_revision_is_not_mistaken(store_url
         assert upgrade_target(target) == []
     finally:
         target.engine.dispose()
-    assert meanwhile == [["0001", "0002", "0003"]]
+    assert meanwhile == [["0001", "0002", "0003", "0004"]]
     assert revisions(store_url).at_head
 
 
