@@ -329,8 +329,8 @@ def main() -> None:
     args = parser.parse_args()
     roots = [root.resolve() for root in args.root or [HERE]]
     for root in roots:
-        if not (root / "api" / "cli.py").is_file():
-            sys.exit(f"error: --root {str(root)!r} is not a Yizhan checkout (no api/cli.py)")
+        if not any((root / "api" / name).is_file() for name in ("cli.py", "cli/__init__.py")):
+            sys.exit(f"error: --root {str(root)!r} is not a Yizhan checkout (no api/cli)")
     if shutil.which("wrk") is None:
         sys.exit("error: wrk is not installed; install it (Debian/Ubuntu: apt-get install -y wrk)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("error: terminated"))

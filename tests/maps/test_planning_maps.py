@@ -201,7 +201,7 @@ def test_heatmap_escapes_names_from_the_data(small_city):
 
 
 def test_heatmap_of_a_million_tips_stays_under_two_megabytes(small_city):
-    # what heat_weights_from_* send above the threshold for 1,000,000 tips in the demo city:
+    # what heat_weights sends above the threshold for 1,000,000 tips in the demo city:
     # 2,658 cell centroids x 6 months x 9 categories, every combination with tips
     rng = np.random.default_rng(7)
     n_cells, months, cats = (
