@@ -18,10 +18,7 @@ import re
 
 import folium
 import numpy as np
-from branca.element import Element
-from folium.elements import JSCSSMixin
 from folium.plugins import MarkerCluster
-from folium.template import Template
 
 from geo import crs as gcrs
 from geo.city import City, StationRecord
@@ -33,7 +30,9 @@ from maps.encode import script_json
 from maps.page import (
     TEMPLATES,
     Page,
+    PageApp,
     TiandituLayer,
+    Verbatim,
     add_panel,
     city_map,
     gaode_layer,
@@ -138,21 +137,8 @@ def gcj_offset_grid(bounds, *, step_deg: float = OFFSET_STEP_DEG, pad_deg: float
     }
 
 
-class _FinderApp(JSCSSMixin):
+class _FinderApp(PageApp):
     """The page's data and layers for ``finder/main.js``, its import map and stylesheets."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-            window.yzPage = {
-                data: {{ this.data_json }},
-                map: {{ this.map.get_name() }},
-                cluster: {{ this.cluster.get_name() }},
-                gaode: {{ this.gaode.get_name() }}
-            };
-        {% endmacro %}
-        """
-    )
 
     def __init__(self, data: dict, *, map: folium.Map, cluster, gaode):
         super().__init__()
@@ -164,16 +150,26 @@ class _FinderApp(JSCSSMixin):
             ("yizhan_finder_css", own_asset("finder.css")),
         ]
 
+    def script_text(self) -> str:
+        return (
+            "window.yzPage = {\n"
+            f"    data: {self.data_json},\n"
+            f"    map: {self.map.get_name()},\n"
+            f"    cluster: {self.cluster.get_name()},\n"
+            f"    gaode: {self.gaode.get_name()}\n"
+            "};\n"
+        )
+
     def render(self, **kwargs):
         # the modules import each other by relative paths; the import map versions each one
         header = self.get_root().header  # type: ignore[attr-defined]  # a Figure's
         header.add_child(
-            Element(f'<script type="importmap">{script_json(import_map("finder"))}</script>'),
+            Verbatim(f'<script type="importmap">{script_json(import_map("finder"))}</script>'),
             name="yizhan_import_map",
         )
         main = html.escape(own_asset("finder/main.js"))
         header.add_child(
-            Element(f'<script type="module" src="{main}"></script>'), name="yizhan_finder"
+            Verbatim(f'<script type="module" src="{main}"></script>'), name="yizhan_finder"
         )
         super().render(**kwargs)
 

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import folium
 from branca.element import Element, Figure
+from folium.elements import JSCSSMixin
 from folium.template import Template
 from jinja2 import Environment, FileSystemLoader
 
@@ -38,10 +39,42 @@ def latlon(lon: float, lat: float) -> list[float]:
     return [round(float(lat), 7), round(float(lon), 7)]
 
 
+class Verbatim(Element):
+    """Text put on a page as it is.
+
+    Branca's ``Element(text)`` compiles ``text`` as a Jinja template, and a ``MacroElement``'s
+    script is compiled again once rendered: a ``{{ ... }}`` in the data (a station's name, say)
+    would be run. Everything this project writes on a page goes through here instead (it is
+    also faster: a planning page's 0.8 MB of data is not parsed as a template).
+    """
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs) -> str:
+        return self.text
+
+
+class PageApp(JSCSSMixin):
+    """A page's start-up script (``script_text``, after the map and its layers) and its
+    scripts and stylesheets (``default_js``, ``default_css``), all put on the page verbatim."""
+
+    _template = Template("")  # no macros: nothing is compiled from the page's data
+
+    def script_text(self) -> str:
+        raise NotImplementedError
+
+    def render(self, **kwargs) -> None:
+        figure = self.get_root()
+        figure.script.add_child(Verbatim(self.script_text()), name=self.get_name())  # type: ignore[attr-defined]  # a Figure's
+        super().render(**kwargs)
+
+
 def add_panel(page: Figure, template: str, **values) -> None:
     """Render ``maps/templates/<template>`` into the body of ``page``, after the map."""
     html = TEMPLATES.get_template(template).render(**values)
-    page.html.add_child(Element(html), name="yizhan_panel")
+    page.html.add_child(Verbatim(html), name="yizhan_panel")
 
 
 class Page(Figure):

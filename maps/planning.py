@@ -15,13 +15,11 @@ from __future__ import annotations
 import folium
 import numpy as np
 import shapely
-from folium.elements import JSCSSMixin
-from folium.template import Template
 
 from geo.city import City
 from maps.assets import own_asset
 from maps.encode import SCALE, encode_polygons, script_json
-from maps.page import Page, TiandituLayer, city_map, latlon
+from maps.page import Page, PageApp, TiandituLayer, city_map, latlon
 
 METRIC_NAMES = {"euclidean": "直线", "network": "路网"}
 STATUS_NAMES = {"open": "运营中", "closed": "已关闭", "suspended": "暂停服务"}
@@ -131,21 +129,8 @@ def layer_group(m, name: str, *, show: bool = True) -> folium.FeatureGroup:
     return group
 
 
-class PlanningApp(JSCSSMixin):
+class PlanningApp(PageApp):
     """The page's data (one compact JSON line) and the call that starts ``planning.js``."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-            var yzp_data = {{ this.data_json }};
-            YZP.{{ this.kind }}(yzp_data, {
-            {%- for key, layer in this.refs.items() %}
-                {{ key }}: {{ layer.get_name() }},
-            {%- endfor %}
-            });
-        {% endmacro %}
-        """
-    )
 
     def __init__(self, kind: str, data: dict, refs: dict):
         super().__init__()
@@ -156,3 +141,7 @@ class PlanningApp(JSCSSMixin):
             ("yizhan_base_css", own_asset("base.css")),
             ("yizhan_planning_css", own_asset("planning.css")),
         ]
+
+    def script_text(self) -> str:
+        layers = "".join(f"{key}: {layer.get_name()}, " for key, layer in self.refs.items())
+        return f"var yzp_data = {self.data_json};\nYZP.{self.kind}(yzp_data, {{{layers}}});\n"

@@ -24,6 +24,7 @@ MONDAY_10 = dt.datetime(2026, 6, 1, 10, 0)  # S1, S2, S3 open; S4 closed by stat
 MONDAY_13 = dt.datetime(2026, 6, 1, 13, 0)  # S3 at lunch
 SATURDAY_21 = dt.datetime(2026, 6, 6, 21, 0)  # only S2 (24/7)
 HOSTILE = "<img src=x onerror=alert(1)>"
+TEMPLATE_TEXT = "{{ 7*7 }}{% if true %}!{% endif %}{# c #}"  # Jinja syntax, to stay text
 
 
 def render(city, *, at=MONDAY_10, basemap="osm", key="") -> str:
@@ -52,6 +53,7 @@ def hostile_city(tmp_path_factory):
     stations[0]["name"] = HOSTILE
     stations[0]["address"] = '"><script>alert(2)</script>'
     stations[1]["phone"] = '027-2" onclick="alert(3)'
+    stations[2]["name"] = "三号" + TEMPLATE_TEXT
     return load_city(write_pack(tmp_path_factory.mktemp("hostile") / "pack", stations=stations))
 
 
@@ -121,6 +123,10 @@ def test_hostile_text_appears_only_escaped(hostile_city):
     # the name reaches the browser only as JSON data (set as a title with the DOM, never parsed)
     assert info["S1"]["name"] == HOSTILE
     assert "%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E" in s1  # in the Amap link, quoted
+    # and it is never run as a template (the page's script is not compiled by Jinja)
+    assert info["S3"]["name"] == "三号" + TEMPLATE_TEXT
+    assert f'<b class="yz-pop-name">三号{TEMPLATE_TEXT}</b>' in info["S3"]["popup"]
+    assert "三号49" not in page
 
 
 def test_no_external_script_or_stylesheet(small_city):

@@ -29,6 +29,7 @@ CELL_0104 = "42010000100104"  # west subdistrict, 370 m from S2
 REPORTER = "r_private_7f3a"
 DESCRIPTION = "不应出现在热力图上的描述"
 HOSTILE = "<img src=x onerror=alert(1)>"
+TEMPLATE_TEXT = "{{ 7*7 }}{% if true %}!{% endif %}{# c #}"  # Jinja syntax, to stay text
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -194,10 +195,15 @@ def test_heatmap_says_when_it_shows_cells_not_tips(small_city):
 def test_heatmap_escapes_names_from_the_data(small_city):
     table = small_city.categories.copy()
     table.loc[0, "name"] = HOSTILE
+    table.loc[1, "name"] = TEMPLATE_TEXT
     page = heatmap_page(small_city, raw_weights(), aggregated=False, categories=table)
     assert HOSTILE not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page  # the checkbox label, escaped
     assert page_data(page)["cat_names"][0] == HOSTILE  # the JSON, safe in the script (\u003c)
+    # Jinja syntax in the data stays text, in the panel and in the script
+    assert page_data(page)["cat_names"][1] == TEMPLATE_TEXT
+    assert f"<span>{TEMPLATE_TEXT}</span>" in page
+    assert "49!" not in page
 
 
 def test_heatmap_of_a_million_tips_stays_under_two_megabytes(small_city):
