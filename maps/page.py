@@ -65,7 +65,7 @@ class PageApp(JSCSSMixin):
     def script_text(self) -> str:
         raise NotImplementedError
 
-    def render(self, **kwargs) -> None:
+    def render(self, **kwargs):
         figure = self.get_root()
         figure.script.add_child(Verbatim(self.script_text()), name=self.get_name())  # type: ignore[attr-defined]  # a Figure's
         super().render(**kwargs)
