@@ -54,6 +54,7 @@ from urllib.parse import quote
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from nearest_http import (  # noqa: E402
+    WRK_DONE_LUA,
     BenchError,
     Load,
     free_port,
@@ -119,14 +120,6 @@ function request()
   return wrk.format("POST", "/api/tips", headers, body)
 end
 
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    "BENCH requests=%d duration_us=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d "
-      .. "connect=%d read=%d write=%d status=%d timeout=%d\n",
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.max, e.connect, e.read, e.write, e.status, e.timeout))
-end
 """
 
 
@@ -232,7 +225,7 @@ def run_backend(backend: str, roots: list[Path], workdir: Path, args) -> list[di
     """Start a server per checkout on a fresh store of ``backend``; load each with health and
     with intake, in turns; print the rounds and return each checkout's figures."""
     script = workdir / "intake.lua"
-    script.write_text(WRK_LUA, encoding="utf-8")
+    script.write_text(WRK_LUA + WRK_DONE_LUA, encoding="utf-8")
     bbox = streets_bbox(roots[0])
     codes = ",".join(category_codes(roots[0]))
     intake_args = [*(f"{v:.7f}" for v in bbox), codes]

@@ -92,8 +92,8 @@ OPERATORS = ("江城区总工会", "社区党群服务中心", "顺丰速运", "
 NEAREST_QUERY = "k=3&open_now=true"
 
 # One Lua state per wrk thread. ``init`` reads the mode from the arguments after ``--``:
-# ``health``, or ``nearest minlon minlat maxlon maxlat gcj_share query``. ``done`` prints one
-# machine-readable line (microseconds) that the script parses.
+# ``health``, or ``nearest minlon minlat maxlon maxlat gcj_share query``. ``done``
+# (``WRK_DONE_LUA``) prints one machine-readable line (microseconds) that the script parses.
 WRK_LUA = r"""
 local counter = 0
 
@@ -129,6 +129,10 @@ function request()
   return wrk.format("GET", path)
 end
 
+"""
+
+# wrk's summary as one line that ``wrk()`` reads (shared by every wrk script here)
+WRK_DONE_LUA = r"""
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -358,7 +362,7 @@ def run_case(label: str, pack: Path, workdir: Path, bbox, args) -> tuple[int, fl
 
     Returns the number of stations the server loaded and the ratio of the throughputs."""
     script = workdir / "bench.lua"
-    script.write_text(WRK_LUA, encoding="utf-8")
+    script.write_text(WRK_LUA + WRK_DONE_LUA, encoding="utf-8")
     nearest_args = ["nearest", *(f"{v:.7f}" for v in bbox), str(args.gcj_share), NEAREST_QUERY]
     t0 = time.perf_counter()
     with server(pack, workdir, args.startup_timeout) as (base, health, pid):
