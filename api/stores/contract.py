@@ -25,8 +25,57 @@ TIP_COLUMNS = (
 GROUP_KEYS = ("grid_code", "category", "month", "lonlat3")
 
 
+# a case's own columns (the table ``cases``)
+CASE_COLUMNS = (
+    "tip_id",
+    "state",
+    "urgency",
+    "source",
+    "external_id",
+    "unit_id",
+    "duplicate_of",
+    "step",
+    "due_at",
+    "handle_due_at",
+    "suspended_from",
+    "rework_count",
+    "return_count",
+    "reopen_count",
+    "confirmations",
+    "satisfaction",
+    "registered_at",
+    "dispatched_at",
+    "handled_at",
+    "closed_at",
+    "updated_at",
+    "version",
+)
+
+
 class IdempotencyConflict(Conflict):
     """An idempotency key reused for a different tip."""
+
+
+class CaseConflict(Conflict):
+    """A case changed between reading it and acting on it (or a repeated "me too")."""
+
+
+@dataclass
+class CaseQuery:
+    """Filters and paging for the case queue; ``subdistricts`` None means every one (a staff
+    scope passes its own), ``overdue`` compares ``due_at`` with ``now``."""
+
+    now: dt.datetime
+    states: tuple[str, ...] = ()
+    subdistricts: tuple[str, ...] | None = None
+    unit_id: str | None = None
+    categories: tuple[str, ...] = ()
+    source: str | None = None
+    overdue: bool | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    limit: int = 100
+    offset: int = 0
 
 
 @dataclass
@@ -62,9 +111,15 @@ class Store(ABC):
 
     @abstractmethod
     def add_tip(
-        self, tip: dict, *, idempotency_key: str | None = None, fingerprint: str = ""
+        self,
+        tip: dict,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+        case: dict | None = None,
     ) -> tuple[dict, bool]:
-        """Store ``tip`` durably; return it and whether it is new.
+        """Store ``tip`` durably, with its case (``case``: ``step``, ``due_at``, ``source``,
+        ``urgency``; by default ``reported`` with no deadline); return it and whether it is new.
 
         With an ``idempotency_key`` already used for the same ``fingerprint``, return the stored
         tip and ``False``; for a different fingerprint, raise :class:`IdempotencyConflict`.
@@ -103,7 +158,76 @@ class Store(ABC):
 
     @abstractmethod
     def import_tips(self, tips: list[dict]) -> int:
-        """Store tips whose ``tip_id`` is not stored yet (one transaction); return how many."""
+        """Store tips whose ``tip_id`` is not stored yet, each with its case (a tip's ``case``
+        dict of case columns; by default ``reported``, or ``closed`` for a closed tip), in one
+        transaction; return how many."""
+
+    # the case loop (api.stores.cases)
+
+    @abstractmethod
+    def get_case(self, tip_id: str) -> dict | None:
+        """A case with what it shows of its tip, or None."""
+
+    @abstractmethod
+    def case_history(self, tip_id: str) -> list[dict]:
+        """A case's actions, oldest first."""
+
+    @abstractmethod
+    def list_cases(self, query: CaseQuery) -> tuple[list[dict], int]:
+        """Cases matching ``query``, soonest deadline first, and how many match in all."""
+
+    @abstractmethod
+    def apply_action(
+        self,
+        tip_id: str,
+        *,
+        version: int,
+        changes: dict,
+        action: dict,
+        event: dict,
+        confirm: dict | None = None,
+    ) -> dict:
+        """Change a case still at ``version``, add ``action`` to its history and ``event`` to
+        the outbox, in one transaction; return the case. :class:`CaseConflict` if it moved."""
+
+    @abstractmethod
+    def add_staff(self, staff: dict) -> None:
+        """Add a staff account (with its token's hash)."""
+
+    @abstractmethod
+    def staff_by_token_hash(self, token_hash: str) -> dict | None:
+        """The account whose token hashes to ``token_hash``, unless revoked."""
+
+    @abstractmethod
+    def list_staff(self) -> list[dict]:
+        """Every account, revoked ones too."""
+
+    @abstractmethod
+    def revoke_staff(self, staff_id: str, at: dt.datetime) -> bool:
+        """Revoke an account; False if there is no such live account."""
+
+    @abstractmethod
+    def secret(self, name: str) -> str:
+        """A secret the store made when it was created (``receipt_key``)."""
+
+    @abstractmethod
+    def pending_events(self, now: dt.datetime, limit: int) -> list[dict]:
+        """Outbox events to deliver now: each case's oldest undelivered one, oldest first."""
+
+    @abstractmethod
+    def mark_event(
+        self,
+        event_id: int,
+        *,
+        delivered_at: dt.datetime | None = None,
+        retry_at: dt.datetime | None = None,
+        error: str = "",
+    ) -> None:
+        """Record an attempt at an event: delivered, or to retry at ``retry_at``."""
+
+    @abstractmethod
+    def count_events(self, *, delivered: bool | None = None) -> int:
+        """How many outbox events there are (delivered, undelivered, or all)."""
 
     @abstractmethod
     def close(self) -> None:

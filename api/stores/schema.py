@@ -147,12 +147,108 @@ def metadata_for(backend: str) -> sa.MetaData:
         sa.Column("lat3", real, primary_key=True),
         sa.Column("n", sa.Integer, nullable=False),
     )
+    _case_tables(metadata, pg=pg)
     return metadata
+
+
+def _case_tables(metadata: sa.MetaData, *, pg: bool) -> None:
+    """The case loop's tables (migration 0005): a case per tip, its actions, staff, the outbox
+    of events, reporters' "me too", and the store's own secrets."""
+    tip_ref = sa.Text(collation="C") if pg else sa.Text()
+    cases = sa.Table(
+        "cases",
+        metadata,
+        sa.Column(
+            "tip_id", tip_ref, sa.ForeignKey("tips.tip_id", ondelete="CASCADE"), primary_key=True
+        ),
+        sa.Column("state", sa.Text, nullable=False, server_default=sa.text("'reported'")),
+        sa.Column("urgency", sa.Text, nullable=False, server_default=sa.text("'normal'")),
+        sa.Column("source", sa.Text, nullable=False, server_default=sa.text("'courier'")),
+        sa.Column("external_id", sa.Text, unique=True),
+        sa.Column("unit_id", sa.Text),
+        sa.Column("duplicate_of", sa.Text),
+        sa.Column("step", sa.Text),  # the step whose clock runs, None when none does
+        sa.Column("due_at", CityTime),  # that step's deadline
+        sa.Column("handle_due_at", CityTime),  # the handling deadline, for the on-time rate
+        sa.Column("suspended_from", sa.Text),
+        sa.Column("rework_count", sa.Integer, nullable=False, server_default=sa.text("0")),
+        sa.Column("return_count", sa.Integer, nullable=False, server_default=sa.text("0")),
+        sa.Column("reopen_count", sa.Integer, nullable=False, server_default=sa.text("0")),
+        sa.Column("confirmations", sa.Integer, nullable=False, server_default=sa.text("0")),
+        sa.Column("satisfaction", sa.Text),  # the reporter's last answer: yes, no, unknown
+        sa.Column("registered_at", CityTime),
+        sa.Column("dispatched_at", CityTime),
+        sa.Column("handled_at", CityTime),
+        sa.Column("closed_at", CityTime),
+        sa.Column("updated_at", CityTime),
+        sa.Column("version", sa.Integer, nullable=False, server_default=sa.text("0")),
+    )
+    sa.Index("cases_queue", cases.c.state, cases.c.due_at)
+    sa.Index("cases_unit", cases.c.unit_id)
+    actions = sa.Table(
+        "case_actions",
+        metadata,
+        sa.Column("action_id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("tip_id", tip_ref, nullable=False),
+        sa.Column("action", sa.Text, nullable=False),
+        sa.Column("from_state", sa.Text, nullable=False),
+        sa.Column("to_state", sa.Text, nullable=False),
+        sa.Column("at", CityTime, nullable=False),
+        sa.Column("role", sa.Text, nullable=False),
+        sa.Column("unit_id", sa.Text),
+        sa.Column("staff_id", sa.Text),  # who, for the staff's eyes only
+        sa.Column("note", sa.Text, nullable=False, server_default=sa.text("''")),
+        sa.Column("public_note", sa.Text, nullable=False, server_default=sa.text("''")),
+    )
+    sa.Index("case_actions_tip", actions.c.tip_id, actions.c.action_id)
+    sa.Table(
+        "staff",
+        metadata,
+        sa.Column("staff_id", sa.Text, primary_key=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("role", sa.Text, nullable=False),
+        sa.Column("unit_id", sa.Text),
+        sa.Column("subdistricts", sa.Text, nullable=False, server_default=sa.text("''")),
+        sa.Column("token_hash", sa.Text, nullable=False, unique=True),
+        sa.Column("created_at", CityTime, nullable=False),
+        sa.Column("revoked_at", CityTime),
+    )
+    outbox = sa.Table(
+        "outbox",
+        metadata,
+        sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("tip_id", tip_ref, nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),  # JSON
+        sa.Column("created_at", CityTime, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
+        sa.Column("next_attempt_at", CityTime),
+        sa.Column("last_error", sa.Text),
+        sa.Column("delivered_at", CityTime),
+    )
+    sa.Index("outbox_pending", outbox.c.delivered_at, outbox.c.event_id)
+    sa.Table(
+        "confirmations",
+        metadata,
+        sa.Column("tip_id", tip_ref, primary_key=True),
+        sa.Column("reporter_id", sa.Text, primary_key=True),
+        sa.Column("at", CityTime, nullable=False),
+    )
+    sa.Table(
+        "store_secrets",
+        metadata,
+        sa.Column("name", sa.Text, primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
 
 
 def tips_table(backend: str) -> sa.Table:
     """The ``tips`` table of :func:`metadata_for` ``(backend)``."""
     return metadata_for(backend).tables["tips"]
+
+
+def table(backend: str, name: str) -> sa.Table:
+    """The table ``name`` of :func:`metadata_for` ``(backend)``."""
+    return metadata_for(backend).tables[name]
 
 
 def months_table(backend: str) -> sa.Table:

@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from api.stores.cases import CaseTables
 from api.stores.contract import (
     TIP_COLUMNS,
     IdempotencyConflict,
@@ -40,8 +41,9 @@ from geo.errors import InvalidInput
 FLOAT_COLUMNS = ("lon", "lat", "street_distance_m", "station_distance_m")
 
 
-class SQLStore(Store):
-    """Tips in the table ``tips`` of a SQLite file or a PostgreSQL database with PostGIS."""
+class SQLStore(CaseTables, Store):
+    """Tips in the table ``tips`` of a SQLite file or a PostgreSQL database with PostGIS, and
+    their cases (:mod:`api.stores.cases`)."""
 
     def __init__(self, target: Target):
         self.backend = target.backend
@@ -69,6 +71,20 @@ class SQLStore(Store):
         self._driver_insert = _DriverStatement(self._insert_keyed, self.engine.dialect, written)
         self._driver_by_key = _DriverStatement(select_by_key, self.engine.dialect)
         self._reported_at = CityTime()
+        self._init_cases()
+        # a new tip's case, written with it: on SQLite in its transaction, on PostgreSQL in the
+        # same statement (a data-modifying WITH), so that a tip never exists without its case
+        new_case = ["tip_id", "state", "step", "due_at", "source", "urgency", "updated_at"]
+        self._driver_case = _DriverStatement(
+            dialect_insert(self._cases), self.engine.dialect, new_case
+        )
+        if self._pg:
+            self._driver_insert.sql = (
+                f"WITH t AS ({self._driver_insert.sql}), c AS (INSERT INTO cases "
+                f"({', '.join(new_case)}) SELECT tip_id, 'reported', %(case_step)s, "
+                "%(case_due_at)s, %(case_source)s, %(case_urgency)s, reported_at FROM t) "
+                "SELECT * FROM t"
+            )
         # SQLite: one writer per process at a time, and :memory: one user at a time
         memory = target.memory
         self._serial = threading.RLock() if memory else nullcontext()
@@ -106,13 +122,27 @@ class SQLStore(Store):
 
     # -- the Store interface -------------------------------------------------------------------
 
-    def add_tip(self, tip, *, idempotency_key=None, fingerprint=""):
+    def add_tip(self, tip, *, idempotency_key=None, fingerprint="", case=None):
         row = self._row(tip)
         row["idempotency_key"] = idempotency_key
         row["fingerprint"] = fingerprint
         row["reported_at"] = self._reported_at.process_bind_param(
             row["reported_at"], self.engine.dialect
         )
+        case = case or {}
+        due = case.get("due_at")
+        case_row = {
+            "tip_id": row["tip_id"],
+            "state": "reported",
+            "step": case.get("step"),
+            "due_at": None
+            if due is None
+            else self._reported_at.process_bind_param(due, self.engine.dialect),
+            "source": case.get("source", "courier"),
+            "urgency": case.get("urgency", "normal"),
+            "updated_at": row["reported_at"],
+        }
+        row.update({f"case_{k}": v for k, v in case_row.items()})
         key = {"key": idempotency_key}
         while True:
             with self._serial, self._writer or nullcontext(), self._driver() as db:
@@ -121,6 +151,8 @@ class SQLStore(Store):
                     db.execute("BEGIN IMMEDIATE")
                 try:
                     stored = self._driver_insert.first(db, row)
+                    if stored is not None and not self._pg:
+                        self._driver_case.first(db, case_row)
                     # else the key is stored already (a concurrent insert of it was waited for)
                     found = None if stored is not None else self._driver_by_key.first(db, key)
                     db.commit()
@@ -261,7 +293,15 @@ class SQLStore(Store):
         if not rows:
             return 0
         with self._writing() as conn:
-            return len(conn.execute(self._insert_new, rows).all())
+            added = {r.tip_id for r in conn.execute(self._insert_new, rows).all()}
+            cases = [
+                _new_case(tip, row)
+                for tip, row in zip(tips, rows, strict=True)
+                if row["tip_id"] in added
+            ]
+            if cases:
+                conn.execute(sa.insert(self._cases), cases)
+            return len(added)
 
     def close(self):
         self.engine.dispose()
@@ -397,6 +437,21 @@ def _countable(query: TipQuery, keys: tuple[str, ...]) -> bool:
         and query.status is None
         and ("lonlat3" not in keys or query.outside_city is True)
     )
+
+
+def _new_case(tip: dict, row: dict) -> dict:
+    """The case of an imported tip: the tip's ``case`` columns, else ``reported`` (``closed``
+    for a closed tip) with no deadline."""
+    closed = row.get("status") == "closed"
+    case = {
+        "tip_id": row["tip_id"],
+        "state": "closed" if closed else "reported",
+        "closed_at": row["reported_at"] if closed else None,
+        "updated_at": row["reported_at"],
+        **(tip.get("case") or {}),
+    }
+    case["tip_id"] = row["tip_id"]
+    return case
 
 
 def _tip(row) -> dict:

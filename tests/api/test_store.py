@@ -665,7 +665,7 @@ def test_release_0_1_0_sqlite_oddities_survive_the_upgrade(tmp_path, caplog):
         ],
     )
     with caplog.at_level(logging.WARNING, logger="yizhan"):
-        assert upgrade(url) == ["0002", "0003", "0004"]
+        assert upgrade(url) == ["0002", "0003", "0004", "0005"]
     assert "reported_at of 1 tips cut to the microsecond (first: T-ns)" in caplog.text
     store = open_store(url)
     try:
@@ -679,9 +679,9 @@ def test_release_0_1_0_sqlite_oddities_survive_the_upgrade(tmp_path, caplog):
 
 def test_a_fresh_store_is_at_head(store_url):
     assert revisions(store_url) == Revisions(current=None, head=head_revision())
-    assert head_revision() == "0004"
+    assert head_revision() == "0005"
     open_store(store_url).close()
-    assert revisions(store_url) == Revisions(current="0004", head="0004")
+    assert revisions(store_url) == Revisions(current="0005", head="0005")
 
 
 def test_opening_together_migrates_once(store_url, tmp_path):
@@ -716,7 +716,7 @@ def test_opening_together_migrates_once(store_url, tmp_path):
     outputs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in outputs]
     applied = sorted(json.loads(out) for out, _ in outputs)
-    assert applied == [[], ["0001", "0002", "0003", "0004"]]
+    assert applied == [[], ["0001", "0002", "0003", "0004", "0005"]]
     # two stores at once in one process: neither migrates again
     stores = [open_store(store_url) for _ in range(2)]
     try:
@@ -746,7 +746,7 @@ def test_a_migration_between_two_reads_of_the_revision_is_not_mistaken(store_url
         assert upgrade_target(target) == []
     finally:
         target.engine.dispose()
-    assert meanwhile == [["0001", "0002", "0003", "0004"]]
+    assert meanwhile == [["0001", "0002", "0003", "0004", "0005"]]
     assert revisions(store_url).at_head
 
 
@@ -787,7 +787,7 @@ def test_the_migrations_build_the_schema_definition(store_url):
             assert any(d[0] == "add_index" and d[1].name == "tips_time" for d in before)
         else:  # Alembic does not compare collations: the inspector does
             assert collation is None
-        assert upgrade(store_url) == ["0002", "0003", "0004"]
+        assert upgrade(store_url) == ["0002", "0003", "0004", "0005"]
         after, collation = _differences(engine, backend)
         assert after == []
         assert collation == ("C" if backend == "postgis" else None)
