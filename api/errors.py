@@ -19,8 +19,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo.errors import (
     Conflict,
+    Forbidden,
     InvalidInput,
     InvalidLayer,
+    NotAuthenticated,
     NotFound,
     OutsideCity,
     TooMany,
@@ -53,7 +55,8 @@ _WHY = {
     401: "A staff token is missing or not valid.",
     403: "The token's role or scope does not allow this.",
     404: "No such resource.",
-    409: "The request conflicts with what is stored (an idempotency key reused).",
+    409: "The request conflicts with what is stored: an idempotency key reused, an action "
+    "the case's state does not allow, or a case another staff member changed meanwhile.",
     413: "The request body is larger than YIZHAN_MAX_BODY_BYTES.",
     422: "A parameter or a field is not valid; `detail` names it and its value.",
     429: "Over a rate limit; `Retry-After` says after how many seconds to try again.",
@@ -77,6 +80,8 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 STATUS: dict[type[YizhanError], int] = {
+    NotAuthenticated: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     TooMany: 429,
@@ -123,6 +128,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(YizhanError)
     async def domain_error(request: Request, exc: YizhanError) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooMany) else None
+        if isinstance(exc, NotAuthenticated):
+            headers = {"WWW-Authenticate": 'Bearer realm="yizhan"'}
         return JSONResponse({"detail": str(exc)}, status_code=status_for(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)

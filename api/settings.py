@@ -68,6 +68,10 @@ class Settings(BaseSettings):
         default=500, ge=1, description="Longest tip description accepted."
     )
     reporter_id_max_chars: int = Field(default=64, ge=1, description="Longest reporter_id.")
+    note_max_chars: int = Field(
+        default=1000, ge=1, description="Longest note of a case action (internal or public)."
+    )
+    cases_page_max: int = Field(default=500, ge=1, description="Most cases one page may hold.")
     idempotency_key_max_chars: int = Field(default=128, ge=8, description="Longest key.")
     tip_max_outside_m: float = Field(
         default=5000.0,

@@ -42,6 +42,14 @@ class Conflict(InvalidInput):
     """A request that contradicts what is stored (an idempotency key reused, a stale state)."""
 
 
+class NotAuthenticated(YizhanError):
+    """A staff route without a token, or with one that is not (or no longer) valid."""
+
+
+class Forbidden(YizhanError):
+    """A valid token whose role or scope does not allow the request (or a wrong receipt)."""
+
+
 class TooMany(YizhanError):
     """A client over a rate limit; ``retry_after_s`` says when it may try again."""
 

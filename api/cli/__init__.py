@@ -10,7 +10,7 @@ import sys
 
 from pydantic import ValidationError
 
-from api.cli import batch, db, planning, serve  # noqa: F401 - registers the commands
+from api.cli import batch, db, planning, serve, staff  # noqa: F401 - registers the commands
 from api.cli.app import app, say
 from geo.errors import YizhanError
 

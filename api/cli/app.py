@@ -37,6 +37,9 @@ DataOpt = Annotated[
 CrsOpt = Annotated[
     str, typer.Option("--crs", help="Input coordinates: wgs84, gcj02, bd09 or EPSG:<code>.")
 ]
+DbOpt = Annotated[
+    str | None, typer.Option("--db", metavar="URL", help="The store (default: YIZHAN_DB).")
+]
 OutOpt = Annotated[
     Path | None,
     typer.Option("-o", "--output", help="Write to .csv, .xlsx, .geojson, .gpkg or .parquet."),

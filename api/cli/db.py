@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from api.cli.app import app, say, settings
+from api.cli.app import DbOpt, app, say, settings
 
 db = typer.Typer(help="The tip store's schema: its revision and its upgrade.", no_args_is_help=True)
 app.add_typer(db, name="db")
-
-DbOpt = Annotated[
-    str | None, typer.Option("--db", metavar="URL", help="The store (default: YIZHAN_DB).")
-]
 
 
 @db.command()

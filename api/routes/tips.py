@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import CityDep, SettingsDep, StoreDep
 from api.errors import error_responses
 from api.geojson import check_out_crs, parse_bbox, public_tip, tip_feature
+from api.services.cases import FIXED, feedback, public_notes, receipt_for
 from api.services.intake import TipSubmission, submit_tip
 from api.services.planning import categories_of, parse_when
 from api.stores import TipQuery
@@ -62,10 +63,15 @@ def create_tip(
         limiter=request.app.state.limiter,
     )
     tip = intake.tip
-    headers = {"Location": f"/api/tips/{tip['tip_id']}"}
+    headers = {"Location": f"/api/tips/{tip['tip_id']}", "Cache-Control": "no-store"}
     if not intake.created:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(public_tip(tip, _categories(city)), status_code=201, headers=headers)
+    body = public_tip(tip, _categories(city))
+    body["state"] = "reported"
+    # shown to this reporter only (a replay of the same request shows it again): with it the
+    # phone follows its tip and answers 问题解决了吗 once it is closed
+    body["receipt"] = receipt_for(store, tip["tip_id"])
+    return JSONResponse(body, status_code=201, headers=headers)
 
 
 @router.get(
@@ -122,9 +128,41 @@ def list_tips(
     return out
 
 
-@router.get("/{tip_id}", summary="One tip (public view)", responses=error_responses(404))
+@router.get(
+    "/{tip_id}",
+    summary="One tip (public view): its case's state and public notes",
+    responses=error_responses(404),
+)
 def get_tip(tip_id: str, city: CityDep, store: StoreDep) -> dict:
     tip = store.get_tip(tip_id)
-    if tip is None:
+    case = store.get_case(tip_id)
+    if tip is None or case is None:
         raise NotFound(f"tip_id {tip_id!r} does not exist")
-    return tip_feature(tip, _categories(city))
+    feature = tip_feature(tip, _categories(city))
+    feature["properties"].update(
+        state=case["state"],
+        confirmations=case["confirmations"],
+        notes=public_notes(store.case_history(tip_id)),
+    )
+    return feature
+
+
+class FeedbackIn(BaseModel):
+    """A reporter's answer to 问题解决了吗, with the receipt of the tip."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    receipt: str = Field(default="", max_length=64, description="The tip's receipt (201).")
+    fixed: str = Field(description="yes, no or unknown.", json_schema_extra={"enum": list(FIXED)})
+
+
+@router.post(
+    "/{tip_id}/feedback",
+    summary="The reporter says whether a closed tip was fixed; 'no' reopens it",
+    responses=error_responses(403, 404, 409, 413, 422),
+)
+def post_feedback(
+    tip_id: str, body: FeedbackIn, city: CityDep, store: StoreDep, settings: SettingsDep
+) -> dict:
+    case = feedback(city, store, settings, tip_id, receipt=body.receipt, fixed=body.fixed)
+    return {"tip_id": tip_id, "state": case["state"], "satisfaction": case["satisfaction"]}

@@ -23,6 +23,7 @@ from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from api.services.cases import new_case
 from api.settings import Settings
 from api.stores import TIP_COLUMNS, Store
 from geo import crs as gcrs
@@ -188,7 +189,12 @@ def submit_tip(
         "station_distance_m": _number(a["station_distance_m"]),
         "outside_city": bool(a["outside_city"]),
     }
-    stored, created = store.add_tip(tip, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    stored, created = store.add_tip(
+        tip,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        case=new_case(city, settings, tip),
+    )
     return Intake(stored, created)
 
 

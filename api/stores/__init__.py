@@ -10,8 +10,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from api.stores.contract import (
+    CASE_COLUMNS,
     GROUP_KEYS,
     TIP_COLUMNS,
+    CaseConflict,
+    CaseQuery,
     IdempotencyConflict,
     Store,
     TipQuery,
@@ -22,8 +25,11 @@ from api.stores.sql import SQLStore
 from geo.errors import InvalidInput
 
 __all__ = [
+    "CASE_COLUMNS",
     "GROUP_KEYS",
     "TIP_COLUMNS",
+    "CaseConflict",
+    "CaseQuery",
     "IdempotencyConflict",
     "Revisions",
     "Store",

@@ -1,0 +1,185 @@
+"""The case loop for staff (bearer tokens): cases, their actions, the units."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import CityDep, SettingsDep, StoreDep
+from api.errors import error_responses
+from api.services import cases as case_service
+from api.services.cases import ACTIONS, STATES, URGENCIES, ActionRequest
+from api.services.planning import categories_of, parse_when
+from api.services.staff import Staff, authenticate
+from api.stores import CaseQuery
+from geo.errors import InvalidInput
+from geo.hours import CITY_TZ
+
+
+async def get_staff(
+    request: Request,
+    authorization: Annotated[
+        str | None, Header(description="`Bearer <token>` of a staff account.")
+    ] = None,
+) -> Staff:
+    return authenticate(request.app.state.store, authorization)
+
+
+StaffDep = Annotated[Staff, Depends(get_staff)]
+STAFF_ERRORS = (401, 403)
+
+router = APIRouter(prefix="/api", tags=["cases (staff)"])
+
+
+class ActionIn(BaseModel):
+    """One action on a case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: str = Field(
+        description="register, reject, dispatch, return, handle, verify, rework, suspend or "
+        "resume.",
+        json_schema_extra={"enum": list(ACTIONS)},
+    )
+    note: str = Field(
+        default="",
+        description="Why (needed by reject, return, handle, rework, suspend); staff only.",
+    )
+    public_note: str = Field(default="", description="A note the reporter and the public see.")
+    unit_id: str | None = Field(
+        default=None, description="dispatch: the unit (default: the suggested one)."
+    )
+    duplicate_of: str | None = Field(
+        default=None, description="reject: the open case this one repeats."
+    )
+    urgency: str | None = Field(
+        default=None,
+        description="register or dispatch: normal or urgent.",
+        json_schema_extra={"enum": list(URGENCIES)},
+    )
+
+
+@router.post(
+    "/cases/{tip_id}/actions",
+    summary="Act on a case (register, dispatch, handle, verify, ...)",
+    responses=error_responses(*STAFF_ERRORS, 404, 409, 413, 422),
+)
+def act_on_case(
+    tip_id: str,
+    body: ActionIn,
+    staff: StaffDep,
+    city: CityDep,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> dict:
+    return case_service.act(
+        city, store, settings, staff, tip_id, ActionRequest(**body.model_dump())
+    )
+
+
+@router.get(
+    "/cases/{tip_id}",
+    summary="One case with its history",
+    responses=error_responses(*STAFF_ERRORS, 404),
+)
+def get_case(tip_id: str, staff: StaffDep, store: StoreDep) -> dict:
+    return case_service.get_case(store, staff, tip_id)
+
+
+@router.get(
+    "/cases",
+    summary="The case queue: soonest deadline (so overdue) first, filtered and paged",
+    responses=error_responses(*STAFF_ERRORS, 422),
+)
+def list_cases(
+    request: Request,
+    staff: StaffDep,
+    city: CityDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    state: Annotated[
+        list[str] | None,
+        Query(
+            description="State; repeatable.", json_schema_extra={"items": {"enum": list(STATES)}}
+        ),
+    ] = None,
+    subdistrict_code: Annotated[str | None, Query(max_length=32)] = None,
+    unit_id: Annotated[str | None, Query(max_length=64)] = None,
+    category: Annotated[list[str] | None, Query(description="Category code; repeatable.")] = None,
+    source: Annotated[str | None, Query(max_length=32)] = None,
+    overdue: Annotated[bool | None, Query(description="Only overdue (true) or on time.")] = None,
+    since: Annotated[str | None, Query(description="Reported at or after (local time).")] = None,
+    until: Annotated[str | None, Query(description="Reported before (local time).")] = None,
+    limit: Annotated[int, Query(ge=1, description="Cases per page.")] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**53)] = 0,
+) -> dict:
+    if limit > settings.cases_page_max:
+        raise InvalidInput(f"limit: at most {settings.cases_page_max} (YIZHAN_CASES_PAGE_MAX)")
+    states = tuple(state or ())
+    for s in states:
+        if s not in STATES:
+            raise InvalidInput(f"state: {s!r} is not one of {', '.join(STATES)}")
+    now = dt.datetime.now(CITY_TZ)
+    subdistricts: tuple[str, ...] | None = None
+    if subdistrict_code is not None:
+        subdistricts = (subdistrict_code,)
+    if staff.role in ("dispatcher", "inspector") and staff.subdistricts:
+        wanted = subdistricts or staff.subdistricts
+        subdistricts = tuple(c for c in wanted if c in staff.subdistricts)
+    if staff.role == "unit":
+        if unit_id is not None and unit_id != staff.unit_id:
+            raise InvalidInput(f"unit_id: a {staff.unit_id} account sees its own unit's cases")
+        unit_id = staff.unit_id
+    query = CaseQuery(
+        now=now,
+        states=states,
+        subdistricts=subdistricts,
+        unit_id=unit_id,
+        categories=categories_of(category, city),
+        source=source,
+        overdue=overdue,
+        since=parse_when(since, "since"),
+        until=parse_when(until, "until"),
+        limit=limit,
+        offset=offset,
+    )
+    rows, total = store.list_cases(query)
+    out: dict[str, Any] = {
+        "cases": [_without_history(case_service.staff_view(r, [], now=now)) for r in rows],
+        "numberMatched": total,
+        "numberReturned": len(rows),
+        "links": [],
+    }
+    if offset + len(rows) < total:
+        params = dict(request.query_params)
+        params.update(offset=str(offset + len(rows)), limit=str(limit))
+        out["links"].append(
+            {"rel": "next", "href": str(request.url.replace_query_params(**params))}
+        )
+    return out
+
+
+def _without_history(case: dict) -> dict:
+    return {k: v for k, v in case.items() if k != "history"}
+
+
+@router.get(
+    "/units",
+    summary="The units (处置单位) and what each serves",
+    responses=error_responses(*STAFF_ERRORS),
+)
+def list_units(staff: StaffDep, city: CityDep) -> list[dict]:
+    out = []
+    for row in city.units.itertuples(index=False):
+        out.append(
+            {
+                "unit_id": row.unit_id,
+                "name": row.name,
+                "categories": list(row.categories),
+                "subdistricts": list(row.subdistricts),
+            }
+        )
+    return out

@@ -1,0 +1,457 @@
+"""The case loop (案件闭环), written once for the API, the CLI and the desk.
+
+Every tip is a case. Its states and the actions that move it::
+
+    reported --register--> registered --dispatch--> dispatched --handle--> handled
+    handled --verify--> closed                 (核查结案)
+    reported --reject--> rejected (maybe duplicate_of an open case)
+    dispatched --return--> registered          (退单: the unit sends it back)
+    handled --rework--> dispatched             (返工: the inspector sends it back, counted)
+    registered|dispatched --suspend--> suspended --resume--> the state it left (缓办)
+    closed --reopen--> dispatched              (the reporter says it is not fixed)
+
+Each state but the resting ones (rejected, closed, suspended) runs the clock of one step
+(register, dispatch, handle, verify) whose deadline comes from the pack's SLA table
+(:mod:`geo.sla`): working time for normal cases, calendar time for urgent ones. A case past its
+step's deadline is overdue. Every action is one transaction (:meth:`Store.apply_action`): the
+case changes only if no one changed it meanwhile, its history gets the action and the outbox
+its event.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from geo.sla import WorkHours, step_due
+from geo.units import route_unit
+
+from api.services.staff import Role, Staff, require
+from api.settings import Settings
+from api.stores import Store
+from geo.city import City
+from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, check_choice
+from geo.hours import CITY_TZ
+
+State = Literal[
+    "reported", "registered", "rejected", "dispatched", "handled", "closed", "suspended"
+]
+STATES: tuple[State, ...] = (
+    "reported",
+    "registered",
+    "rejected",
+    "dispatched",
+    "handled",
+    "closed",
+    "suspended",
+)
+STATE_NAMES = {
+    "reported": "待立案",
+    "registered": "已立案",
+    "rejected": "不予立案",
+    "dispatched": "已派遣",
+    "handled": "已处置",
+    "closed": "已结案",
+    "suspended": "缓办",
+}
+Action = Literal[
+    "register", "reject", "dispatch", "return", "handle", "verify", "rework", "suspend", "resume"
+]
+ACTIONS: tuple[Action, ...] = (
+    "register",
+    "reject",
+    "dispatch",
+    "return",
+    "handle",
+    "verify",
+    "rework",
+    "suspend",
+    "resume",
+)
+Urgency = Literal["normal", "urgent"]
+URGENCIES: tuple[Urgency, ...] = ("normal", "urgent")
+# the step whose clock a state runs
+STEP_OF: dict[str, str] = {
+    "reported": "register",
+    "registered": "dispatch",
+    "dispatched": "handle",
+    "handled": "verify",
+}
+RESTING: tuple[State, ...] = ("rejected", "closed", "suspended")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may take an action, from which states, and whether it needs a note (a reason)."""
+
+    roles: tuple[Role, ...]
+    from_states: tuple[State, ...]
+    to_state: State | None  # None: back to the state it was suspended from
+    needs_note: bool = False
+
+
+RULES: dict[Action, Rule] = {
+    "register": Rule(("dispatcher",), ("reported",), "registered"),
+    "reject": Rule(("dispatcher",), ("reported",), "rejected", needs_note=True),
+    "dispatch": Rule(("dispatcher",), ("registered",), "dispatched"),
+    "return": Rule(("unit",), ("dispatched",), "registered", needs_note=True),
+    "handle": Rule(("unit",), ("dispatched",), "handled", needs_note=True),
+    "verify": Rule(("inspector",), ("handled",), "closed"),
+    "rework": Rule(("inspector",), ("handled",), "dispatched", needs_note=True),
+    "suspend": Rule(("dispatcher",), ("registered", "dispatched"), "suspended", needs_note=True),
+    "resume": Rule(("dispatcher",), ("suspended",), None),
+}
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    """An action as staff send it."""
+
+    action: str
+    note: str = ""
+    public_note: str = ""
+    unit_id: str | None = None
+    duplicate_of: str | None = None
+    urgency: str | None = None
+
+
+def open311_status(state: str) -> Literal["open", "closed"]:
+    """Open311 GeoReport's status of a case state."""
+    return "closed" if state in ("closed", "rejected") else "open"
+
+
+def is_overdue(case: dict, now: dt.datetime) -> bool:
+    due = case.get("due_at")
+    return (
+        due is not None
+        and case["state"] not in RESTING
+        and dt.datetime.fromisoformat(due) < now.astimezone(CITY_TZ)
+    )
+
+
+def due_for(
+    city: City, settings: Settings, *, step: str, category: str, urgency: str, start: dt.datetime
+) -> dt.datetime:
+    """The deadline of ``step`` for a case started at ``start``."""
+    return step_due(
+        city.sla,
+        step=step,
+        category=category,
+        urgency=urgency,
+        start=start,
+        hours=WorkHours.parse(settings.work_hours),
+    )
+
+
+def new_case(city: City, settings: Settings, tip: dict, *, source: str = "courier") -> dict:
+    """The case of a new tip: the register step's clock starts at ``reported_at``."""
+    start = dt.datetime.fromisoformat(str(tip["reported_at"]))
+    due = due_for(
+        city, settings, step="register", category=tip["category"], urgency="normal", start=start
+    )
+    return {"step": "register", "due_at": due.isoformat(), "source": source, "urgency": "normal"}
+
+
+def suggested_unit(city: City, case: dict) -> str | None:
+    return route_unit(
+        city.units, category=case["category"], subdistrict_code=case.get("subdistrict_code")
+    )
+
+
+def get_case(store: Store, staff: Staff, tip_id: str, *, now: dt.datetime | None = None) -> dict:
+    """A case as staff see it, with its history; :class:`Forbidden` outside their scope."""
+    case = store.get_case(tip_id)
+    if case is None:
+        raise NotFound(f"tip_id: {tip_id!r} does not exist")
+    if not staff.may_see(case):
+        raise Forbidden(f"tip_id: {tip_id!r} is outside the scope of this {staff.role} account")
+    return staff_view(case, store.case_history(tip_id), now=now)
+
+
+def staff_view(case: dict, history: list[dict], *, now: dt.datetime | None = None) -> dict:
+    now = now or dt.datetime.now(CITY_TZ)
+    out = dict(case)
+    out["overdue"] = is_overdue(case, now)
+    out["open311_status"] = open311_status(case["state"])
+    out["history"] = [
+        {k: h[k] for k in ("action", "from_state", "to_state", "at", "role", "unit_id", "note")}
+        | {"public_note": h["public_note"], "staff_id": h["staff_id"]}
+        for h in history
+    ]
+    return out
+
+
+def public_notes(history: list[dict]) -> list[dict]:
+    """What a reporter and the public see of a case's history: no staff, no internal notes."""
+    return [
+        {"at": h["at"], "action": h["action"], "state": h["to_state"], "note": h["public_note"]}
+        for h in history
+        if h["public_note"]
+    ]
+
+
+def act(
+    city: City,
+    store: Store,
+    settings: Settings,
+    staff: Staff,
+    tip_id: str,
+    request: ActionRequest,
+    *,
+    now: dt.datetime | None = None,
+) -> dict:
+    """Take one action on a case; return the case as staff see it.
+
+    Raises
+    ------
+    NotFound
+        No such case.
+    Forbidden
+        The role may not take this action, or the case lies outside the account's scope.
+    Conflict
+        The case's state does not allow the action, or someone changed it meanwhile.
+    InvalidInput
+        A missing reason, an unknown unit, a bad duplicate_of or urgency.
+    """
+    now = (now or dt.datetime.now(CITY_TZ)).astimezone(CITY_TZ)
+    action = check_choice("action", request.action, ACTIONS)
+    rule = RULES[action]
+    case = store.get_case(tip_id)
+    if case is None:
+        raise NotFound(f"tip_id: {tip_id!r} does not exist")
+    require(staff, *rule.roles)
+    if not staff.may_see(case):
+        raise Forbidden(f"tip_id: {tip_id!r} is outside the scope of this {staff.role} account")
+    state = case["state"]
+    if state not in rule.from_states:
+        raise Conflict(
+            f"action: {action!r} is not allowed in state {state!r} "
+            f"(only from {', '.join(rule.from_states)})"
+        )
+    note, public_note = (
+        _text(request.note, "note", settings),
+        _text(request.public_note, "public_note", settings),
+    )
+    if rule.needs_note and not note:
+        raise InvalidInput(f"note: {action!r} needs a reason")
+    changes = _changes(city, store, settings, case, action, request, now)
+    to_state = changes.get("state", state)
+    record = {
+        "action": action,
+        "from_state": state,
+        "to_state": to_state,
+        "at": now.isoformat(),
+        "role": staff.role,
+        "unit_id": staff.unit_id,
+        "staff_id": staff.staff_id,
+        "note": note,
+        "public_note": public_note,
+    }
+    return _apply(store, case, changes, record, now)
+
+
+def _apply(
+    store: Store,
+    case: dict,
+    changes: dict[str, Any],
+    record: dict[str, Any],
+    now: dt.datetime,
+    confirm: dict | None = None,
+) -> dict:
+    tip_id = case["tip_id"]
+    event = {
+        "event": "case." + record["action"],
+        "tip_id": tip_id,
+        "action": record["action"],
+        "from_state": record["from_state"],
+        "to_state": record["to_state"],
+        "at": record["at"],
+        "role": record["role"],
+        "unit_id": changes.get("unit_id", case["unit_id"]),
+        "urgency": changes.get("urgency", case["urgency"]),
+        "due_at": changes.get("due_at", case["due_at"]),
+        "status": open311_status(record["to_state"]),
+        "public_note": record["public_note"],
+    }
+    updated = store.apply_action(  # CaseConflict (409) if someone acted meanwhile
+        tip_id,
+        version=case["version"],
+        changes=changes,
+        action=record,
+        event=event,
+        confirm=confirm,
+    )
+    return staff_view(updated, store.case_history(tip_id), now=now)
+
+
+def _changes(
+    city: City,
+    store: Store,
+    settings: Settings,
+    case: dict,
+    action: Action,
+    request: ActionRequest,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    urgency = case["urgency"]
+    changes: dict[str, Any] = {}
+    if request.urgency is not None:
+        if action not in ("register", "dispatch"):
+            raise InvalidInput(f"urgency: is set when registering or dispatching, not {action!r}")
+        urgency = check_choice("urgency", request.urgency, URGENCIES)
+        changes["urgency"] = urgency
+    if request.unit_id is not None and action != "dispatch":
+        raise InvalidInput(f"unit_id: is given when dispatching, not {action!r}")
+    if request.duplicate_of is not None and action != "reject":
+        raise InvalidInput(f"duplicate_of: is given when rejecting, not {action!r}")
+
+    def clock(state: str) -> None:
+        step = STEP_OF[state]
+        changes["step"] = step
+        changes["due_at"] = due_for(
+            city, settings, step=step, category=case["category"], urgency=urgency, start=now
+        ).isoformat()
+
+    def stop_clock() -> None:
+        changes["step"] = None
+        changes["due_at"] = None
+
+    at = now.isoformat()
+    if action == "register":
+        changes.update(state="registered", registered_at=at)
+        if case["unit_id"] is None:
+            changes["unit_id"] = suggested_unit(city, case)
+        clock("registered")
+    elif action == "reject":
+        changes["state"] = "rejected"
+        if request.duplicate_of is not None:
+            changes["duplicate_of"] = _open_case(store, request.duplicate_of, case["tip_id"])
+        stop_clock()
+    elif action == "dispatch":
+        unit = request.unit_id or case["unit_id"] or suggested_unit(city, case)
+        if unit is None:
+            raise InvalidInput("unit_id: no unit serves this case's category and subdistrict")
+        units = set(city.units["unit_id"].astype(str))
+        if unit not in units:
+            raise InvalidInput(f"unit_id: {unit!r} is not one of {', '.join(sorted(units))}")
+        changes.update(state="dispatched", unit_id=unit, dispatched_at=at)
+        clock("dispatched")
+        changes["handle_due_at"] = changes["due_at"]
+    elif action == "return":
+        changes.update(state="registered", unit_id=None, return_count=case["return_count"] + 1)
+        clock("registered")
+    elif action == "handle":
+        changes.update(state="handled", handled_at=at)
+        clock("handled")
+    elif action == "verify":
+        changes.update(state="closed", closed_at=at)
+        stop_clock()
+    elif action == "rework":
+        changes.update(state="dispatched", rework_count=case["rework_count"] + 1)
+        clock("dispatched")
+    elif action == "suspend":
+        changes.update(state="suspended", suspended_from=case["state"])
+        stop_clock()
+    elif action == "resume":
+        back = case["suspended_from"] or "registered"
+        changes.update(state=back, suspended_from=None)
+        clock(back)
+    return changes
+
+
+def _open_case(store: Store, duplicate_of: str, tip_id: str) -> str:
+    if duplicate_of == tip_id:
+        raise InvalidInput("duplicate_of: a case cannot repeat itself")
+    other = store.get_case(duplicate_of)
+    if other is None:
+        raise InvalidInput(f"duplicate_of: {duplicate_of!r} does not exist")
+    if other["state"] in ("rejected", "closed"):
+        raise InvalidInput(f"duplicate_of: {duplicate_of!r} is {other['state']}, not open")
+    return duplicate_of
+
+
+def _text(value: str, field: str, settings: Settings) -> str:
+    text = (value or "").strip()
+    if len(text) > settings.note_max_chars:
+        raise InvalidInput(
+            f"{field}: {len(text)} characters is longer than {settings.note_max_chars} "
+            "(YIZHAN_NOTE_MAX_CHARS)"
+        )
+    if "\x00" in text:
+        raise InvalidInput(f"{field}: contains a NUL character (\\u0000)")
+    return text
+
+
+# -- reporters: receipts and feedback --------------------------------------------------------
+
+Fixed = Literal["yes", "no", "unknown"]
+FIXED: tuple[Fixed, ...] = ("yes", "no", "unknown")
+
+
+def receipt_for(store: Store, tip_id: str) -> str:
+    """The secret a reporter keeps for a tip: an HMAC of its id with the store's key, so that
+    nothing more is stored and every process of a deployment agrees."""
+    key = bytes.fromhex(store.secret("receipt_key"))
+    mac = hmac.new(key, tip_id.encode("utf-8"), hashlib.sha256).digest()[:18]
+    return base64.urlsafe_b64encode(mac).decode("ascii")
+
+
+def check_receipt(store: Store, tip_id: str, receipt: str | None) -> None:
+    if not receipt or not hmac.compare_digest(receipt, receipt_for(store, tip_id)):
+        raise Forbidden("receipt: missing or not the receipt of this tip")
+
+
+def feedback(
+    city: City,
+    store: Store,
+    settings: Settings,
+    tip_id: str,
+    *,
+    receipt: str | None,
+    fixed: str,
+    now: dt.datetime | None = None,
+) -> dict:
+    """A reporter's answer to 问题解决了吗 on a closed case; "no" reopens it (to its unit)."""
+    now = (now or dt.datetime.now(CITY_TZ)).astimezone(CITY_TZ)
+    answer = check_choice("fixed", fixed, FIXED)
+    case = store.get_case(tip_id)
+    if case is None:
+        raise NotFound(f"tip_id: {tip_id!r} does not exist")
+    check_receipt(store, tip_id, receipt)
+    if case["state"] != "closed":
+        raise Conflict(f"tip_id: {tip_id!r} is {case['state']}, not closed: nothing to answer")
+    changes: dict[str, Any] = {"satisfaction": answer}
+    action, to_state = "feedback", "closed"
+    if answer == "no":
+        action, to_state = "reopen", "dispatched"
+        due = due_for(
+            city,
+            settings,
+            step="handle",
+            category=case["category"],
+            urgency=case["urgency"],
+            start=now,
+        )
+        changes.update(
+            state="dispatched",
+            reopen_count=case["reopen_count"] + 1,
+            closed_at=None,
+            step="handle",
+            due_at=due.isoformat(),
+        )
+    record = {
+        "action": action,
+        "from_state": "closed",
+        "to_state": to_state,
+        "at": now.isoformat(),
+        "role": "reporter",
+        "unit_id": None,
+        "staff_id": None,
+        "note": f"fixed={answer}",
+        "public_note": "",
+    }
+    return _apply(store, case, changes, record, now)
