@@ -12,6 +12,7 @@ from api import errors, openapi
 from api.geojson import StationCatalog
 from api.middleware import BodyLimit, GZip
 from api.routes import cases, meta, pages, planning, stations, tips
+from api.services import webhook
 from api.services.intake import IntakeLimiter, import_pack_tips
 from api.settings import Settings, get_settings
 from api.stores import open_store
@@ -41,7 +42,8 @@ async def lifespan(app: FastAPI):
         # load with 100,000 stations, and p99 latency 4-8x higher, without this).
         gc.collect()
         gc.freeze()
-        yield
+        with webhook.delivering(store, settings):  # case events, when YIZHAN_WEBHOOK_URL is set
+            yield
     finally:
         gc.unfreeze()
         store.close()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -106,6 +107,53 @@ class Settings(BaseSettings):
         description="Tips one client address may post per minute, high enough for the riders "
         "behind one carrier-grade NAT (0: no limit; YIZHAN_TIP_RATE_PER_MINUTE is its old name).",
     )
+
+    webhook_url: str = Field(
+        default="",
+        description="Where case events are POSTed (http:// or https://); empty: no webhook.",
+    )
+    webhook_timeout_s: float = Field(
+        default=5.0, gt=0, description="Timeout of one webhook request, in seconds."
+    )
+    webhook_retry_max_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Longest wait between two attempts at an event (before jitter), in seconds.",
+    )
+    webhook_poll_s: float = Field(
+        default=1.0, gt=0, description="How long the webhook sender idles between passes."
+    )
+    webhook_batch: int = Field(
+        default=100, ge=1, description="Most events one webhook pass reads from the outbox."
+    )
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, url: str) -> str:
+        url = url.strip()
+        if not url:
+            return url
+        if not url.isascii() or any(c <= " " or c == "\x7f" for c in url):
+            raise ValueError(
+                f"YIZHAN_WEBHOOK_URL must be ASCII with no spaces or control characters "
+                f"(percent-encode them), got {url!r}"
+            )
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"YIZHAN_WEBHOOK_URL must be an http:// or https:// URL with a host (or empty "
+                f"for no webhook), got {url!r}"
+            )
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(
+                "YIZHAN_WEBHOOK_URL must not hold a user or password (they are not sent); "
+                "put a token in its path or query instead"
+            )
+        try:
+            parts.port  # noqa: B018 - raises on a port that is no number or out of range
+        except ValueError:
+            raise ValueError(f"YIZHAN_WEBHOOK_URL has a bad port, got {url!r}") from None
+        return url
 
     def basemaps(self) -> Basemaps:
         """The basemap options every map page takes (``basemap``, ``tianditu_key``,

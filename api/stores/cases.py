@@ -249,6 +249,22 @@ class CaseTables:
             ).mappings()
             return [dict(r) for r in rows]
 
+    def claim_event(self, event_id: int, *, now: dt.datetime, until: dt.datetime) -> bool:
+        """One conditional UPDATE: on PostgreSQL a concurrent claim of the same row waits for
+        the first to commit and then finds the event no longer due; SQLite serialises writers."""
+        o = self._outbox
+        with self._writing() as conn:  # type: ignore[attr-defined]
+            done = conn.execute(
+                sa.update(o)
+                .where(
+                    o.c.event_id == event_id,
+                    o.c.delivered_at.is_(None),
+                    o.c.next_attempt_at <= now,
+                )
+                .values(next_attempt_at=until)
+            )
+            return done.rowcount == 1
+
     def mark_event(
         self,
         event_id: int,

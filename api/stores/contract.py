@@ -215,6 +215,12 @@ class Store(ABC):
         """Outbox events to deliver now: each case's oldest undelivered one, oldest first."""
 
     @abstractmethod
+    def claim_event(self, event_id: int, *, now: dt.datetime, until: dt.datetime) -> bool:
+        """Hold an event for one delivery attempt: move its next attempt to ``until``, only if
+        it is undelivered and due at ``now``; whether this call claimed it. Two deliverers that
+        read the same pending event both try, and one of them gets it."""
+
+    @abstractmethod
     def mark_event(
         self,
         event_id: int,
