@@ -1,5 +1,5 @@
 """What a data pack holds: its layers, their columns and geometry types, and the code tables
-(amenities, station statuses) every layer is checked against."""
+(amenities, station statuses, case steps, urgencies) every layer and table is checked against."""
 
 from __future__ import annotations
 
@@ -55,6 +55,15 @@ ID_COLUMN: dict[Layer, str] = {
     "streets": "street_name",
     "tips": "tip_id",
 }
+
+# The steps of a case that run against a deadline, in order, and the urgencies of a case.
+Step = Literal["register", "dispatch", "handle", "verify"]
+STEPS: tuple[Step, ...] = get_args(Step)
+Urgency = Literal["normal", "urgent"]
+URGENCIES: tuple[Urgency, ...] = get_args(Urgency)
+ANY = "*"  # in units.csv and sla.csv: every category (or subdistrict)
+# The longest limit sla.csv may give a step: a year of calendar minutes.
+SLA_MAX_MINUTES = 366 * 24 * 60
 
 # Overlaps or cells outside their subdistrict smaller than this are rounding slivers, not errors.
 SLIVER_AREA_M2 = 1.0
