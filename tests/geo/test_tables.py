@@ -1,12 +1,14 @@
-"""The pack's tables of units and deadlines: shipped defaults, a pack's own, and what validation
-refuses (each problem naming the file and the row)."""
+"""The pack's tables of units and deadlines: shipped defaults, a pack's own, what validation
+refuses (each problem naming the file and the row), and routing a case to a unit."""
 
+import pandas as pd
 import pytest
 from conftest import SUB_A, SUB_B, write_pack
 
 from geo.errors import InvalidLayer
 from geo.pack import read_pack
 from geo.sla import SlaTable
+from geo.units import route_unit
 
 UNITS = "unit_id,name,categories,subdistricts\n"
 SLA = "step,category,urgency,minutes\n"
@@ -126,3 +128,53 @@ def test_every_step_and_urgency_needs_a_star_row(tmp_path):
         "sla.csv: no * row for step verify, urgency urgent: every category needs a limit "
         "(add verify,*,urgent,<minutes>)"
     ]
+
+
+# -- routing ---------------------------------------------------------------------------------
+
+
+def units_table(*rows: tuple[str, str, str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "unit_id": [r[0] for r in rows],
+            "categories": [tuple(r[1].split(";")) for r in rows],
+            "subdistricts": [tuple(r[2].split(";")) for r in rows],
+        }
+    )
+
+
+ROUTED = units_table(
+    ("all", "*", "*"),
+    ("city_11", "11", "*"),
+    ("a_all", "*", SUB_A),
+    ("a_11", "11;12", SUB_A),
+    ("a_11_too", "11", f"{SUB_A};{SUB_B}"),
+)
+
+
+@pytest.mark.parametrize(
+    ("category", "subdistrict", "unit"),
+    [
+        ("11", SUB_A, "a_11"),  # both named; a_11_too ties and comes later
+        ("12", SUB_A, "a_11"),
+        ("11", SUB_B, "a_11_too"),  # both named
+        ("01", SUB_A, "a_all"),  # the subdistrict named beats the category named
+        ("13", SUB_B, "all"),
+        ("11", None, None),  # a tip outside every subdistrict
+    ],
+)
+def test_route_prefers_the_most_specific_unit(category, subdistrict, unit):
+    assert route_unit(ROUTED, category=category, subdistrict_code=subdistrict) == unit
+
+
+def test_subdistrict_specificity_comes_before_category():
+    units = units_table(("city_11", "11", "*"), ("a_all", "*", SUB_A))
+    assert route_unit(units, category="11", subdistrict_code=SUB_A) == "a_all"
+    assert route_unit(units, category="11", subdistrict_code=SUB_B) == "city_11"
+
+
+def test_no_unit_serves_the_case():
+    units = units_table(("a_11", "11", SUB_A))
+    assert route_unit(units, category="12", subdistrict_code=SUB_A) is None
+    assert route_unit(units, category="11", subdistrict_code=SUB_B) is None
+    assert route_unit(units_table(), category="11", subdistrict_code=SUB_A) is None
