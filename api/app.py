@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from api import errors, openapi
 from api.geojson import StationCatalog
 from api.middleware import BodyLimit, GZip
-from api.routes import cases, meta, pages, planning, stations, tips
+from api.routes import cases, meta, pages, planning, sla, stations, tips
 from api.services import webhook
 from api.services.intake import IntakeLimiter, import_pack_tips
 from api.settings import Settings, get_settings
@@ -37,6 +37,7 @@ async def lifespan(app: FastAPI):
         app.state.store = store
         app.state.catalog = StationCatalog(city)
         app.state.limiter = IntakeLimiter.from_settings(settings)
+        app.state.work_hours = settings.working_hours()
         # Everything loaded at start lives as long as the process: keep it out of the garbage
         # collector's full passes (measured: 4.4 s of pauses, up to 0.5 s each, per minute of
         # load with 100,000 stations, and p99 latency 4-8x higher, without this).
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None, *, city: City | None = None) ->
     app.add_middleware(GZip, minimum_size=1024)
     errors.install(app)
     openapi.install(app)
-    for module in (meta, stations, tips, cases, planning, pages):
+    for module in (meta, stations, tips, cases, sla, planning, pages):
         app.include_router(module.router)
     pages.mount_static(app)
     return app

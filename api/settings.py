@@ -10,6 +10,9 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geo.errors import InvalidInput
+from geo.sla import DEFAULT_WORK_HOURS, WorkHours
+
 if TYPE_CHECKING:
     from geo.city import City
 
@@ -154,6 +157,24 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(f"YIZHAN_WEBHOOK_URL has a bad port, got {url!r}") from None
         return url
+
+    work_hours: str = Field(
+        default=DEFAULT_WORK_HOURS,
+        description="The working periods of a working day, HH:MM-HH:MM separated by commas; "
+        "normal cases' deadlines count only these minutes, on working days.",
+    )
+
+    @field_validator("work_hours")
+    @classmethod
+    def _work_hours_parse(cls, value: str) -> str:
+        try:
+            return str(WorkHours.parse(value))
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+
+    def working_hours(self) -> WorkHours:
+        """``work_hours``, parsed."""
+        return WorkHours.parse(self.work_hours)
 
     def basemaps(self) -> Basemaps:
         """The basemap options every map page takes (``basemap``, ``tianditu_key``,

@@ -24,6 +24,7 @@ from geo.lookup import GridLookup, build_grid_lookup
 from geo.nearest import StationIndex
 from geo.network import StreetNetwork, build_network
 from geo.pack import AMENITIES, Pack, demo_folder, read_pack
+from geo.sla import SlaTable
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -84,6 +85,17 @@ class City:
     @property
     def categories(self) -> pd.DataFrame:
         return self.pack.categories
+
+    @property
+    def units(self) -> pd.DataFrame:
+        """The units that handle cases (``unit_id``, ``name``, ``categories``, ``subdistricts``:
+        tuples of codes, ``("*",)`` for all); see :func:`geo.units.route_unit`."""
+        return self.pack.units
+
+    @cached_property
+    def sla(self) -> SlaTable:
+        """The time limits of a case's steps; see :func:`geo.sla.step_due`."""
+        return SlaTable(self.pack.sla)
 
     @cached_property
     def grid_lookup(self) -> GridLookup:
@@ -183,7 +195,7 @@ class City:
         """Build every index now, and the station search for open stations with any amenity
         (the courier's default: 0.5 s with 100,000 stations, not paid by the first request)."""
         names = ("grid_lookup", "subdistrict_tree", "street_index", "station_index")
-        for name in (*names, "station_records"):
+        for name in (*names, "station_records", "sla"):
             getattr(self, name)
         self.station_index.prepare()
         return self

@@ -27,7 +27,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from geo.sla import WorkHours, step_due
+from geo.sla import step_due
 from geo.units import route_unit
 
 from api.services.staff import Role, Staff, require
@@ -143,7 +143,7 @@ def due_for(
         category=category,
         urgency=urgency,
         start=start,
-        hours=WorkHours.parse(settings.work_hours),
+        hours=settings.working_hours(),
     )
 
 

@@ -1,7 +1,8 @@
 """The command line: ``python -m data.generator [--out DIR]``, run from the project root.
 
-Builds the layers in order, each from its own random stream (``default_rng([SEED, k])``), writes
-the pack to DIR (default ``data/demo``), checks what it wrote and prints a summary.
+Builds the layers in order, each from its own random stream (``default_rng([SEED, k])``), and
+the units table from the subdistricts, writes the pack to DIR (default ``data/demo``), checks
+what it wrote and prints a summary.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from data.generator.plan import CITY_NAME, RIVER_NAME, make_plan, word_pool
 from data.generator.stations import N_STATIONS, build_stations
 from data.generator.streets import build_streets
 from data.generator.tips import N_TIPS, build_tips
+from data.generator.units import build_units
 from data.generator.write import write_pack
 from geo.crs import unproject
 
@@ -40,7 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     streets = build_streets(np.random.default_rng([SEED, 3]), plan, words)
     stations = build_stations(np.random.default_rng([SEED, 4]), plan, streets, subdistricts, cells)
     tips = build_tips(np.random.default_rng([SEED, 5]), plan, streets)
-    write_pack(out_dir, subdistricts, cells, streets, stations, tips)
+    units = build_units(subdistricts)
+    write_pack(out_dir, subdistricts, cells, streets, stations, tips, units)
     summary = check_pack(out_dir, plan)
 
     lon, lat = unproject(
@@ -70,6 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         f"status {summary['tip_status']}"
     )
     print(f"tip categories {summary['tip_categories']}")
+    print(f"units {len(units)}, one for every category in every subdistrict")
     print(
         "self-check passed: valid polygons after rounding; grid "
         f"{summary['grid_noded']}; max cell overlap {summary['max_overlap_m2']:.2e} m2; "

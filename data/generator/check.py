@@ -4,8 +4,9 @@ A failed check raises ``AssertionError``. Checked: codes and counts; valid, coun
 polygons; grid cells noded exactly on the lattice, tiling the city without overlap and each inside
 its own subdistrict; streets noded at every crossing, one connected network inside the city,
 crossing the river only on the bridges; stations inside the city, off the river and spaced apart;
-tips in time order, near the streets, a few just outside; and the GCJ-02 copy converting back to
-the tips. Returns the figures that the command line prints.
+tips in time order, near the streets, a few just outside; the GCJ-02 copy converting back to
+the tips; and a unit for every category in every subdistrict. Returns the figures that the
+command line prints.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
@@ -34,6 +36,8 @@ from data.generator.stations import AMENITIES, N_STATIONS
 from data.generator.tips import CATEGORIES, N_TIPS, N_TIPS_OUTSIDE, TZ
 from data.generator.topology import components, ring_keys, xor_keys
 from geo.crs import project, to_wgs84
+from geo.pack.tables import parse_codes
+from geo.units import route_unit
 
 
 def _read(out: Path, name: str) -> list[dict]:
@@ -221,6 +225,18 @@ def check_pack(out: Path, plan: Plan) -> dict:
     err = np.hypot((back[0] - txy[:, 0]) * 96000.0, (back[1] - txy[:, 1]) * 111000.0)
     summary["gcj02_roundtrip_max_m"] = float(err.max())
     assert err.max() < 0.05
+
+    with (out / "units.csv").open(encoding="utf-8", newline="") as fh:
+        units = pd.DataFrame(list(csv.DictReader(fh)))
+    for column in ("categories", "subdistricts"):
+        units[column] = [parse_codes(v) for v in units[column]]
+    unserved = [
+        (category, code)
+        for category in CATEGORIES
+        for code in codes
+        if route_unit(units, category=category, subdistrict_code=code) is None
+    ]
+    assert unserved == [], f"no unit for (category, subdistrict) {unserved}"
     return summary
 
 

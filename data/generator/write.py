@@ -1,4 +1,5 @@
-"""Writing the pack: the GeoJSON layers, the GCJ-02 CSV copy of the tips and pack.toml.
+"""Writing the pack: the GeoJSON layers, the GCJ-02 CSV copy of the tips, the units table and
+pack.toml.
 
 The files are byte-for-byte reproducible: GeoJSON is RFC 7946 (WGS84, counter-clockwise
 exteriors, no "crs"), one feature per line with keys in a fixed order and 7-decimal coordinates
@@ -34,7 +35,7 @@ def write_geojson(path: Path, features: list[tuple[dict, dict]]) -> None:
         f.write("\n".join(lines) + "\n")
 
 
-def write_pack(out: Path, subdistricts, cells, streets, stations, tips) -> None:
+def write_pack(out: Path, subdistricts, cells, streets, stations, tips, units) -> None:
     out.mkdir(parents=True, exist_ok=True)
     write_geojson(
         out / "subdistricts.geojson",
@@ -116,6 +117,10 @@ def write_pack(out: Path, subdistricts, cells, streets, stations, tips) -> None:
         )
         for props, x, y in zip(tip_props, glon, glat, strict=True):
             writer.writerow([*props.values(), f"{x:.7f}", f"{y:.7f}"])
+    with (out / "units.csv").open("w", encoding="utf-8", newline="") as f:
+        table = csv.DictWriter(f, fieldnames=list(units[0]), lineterminator="\n")
+        table.writeheader()
+        table.writerows(units)
     (out / "pack.toml").write_text(
         f'name = "{CITY_NAME}"\n'
         'description = "合成示范数据：虚构城市的街道、网格、路网、68个暖心驿站和2026年上半年'

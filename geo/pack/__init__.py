@@ -2,11 +2,14 @@
 
 A pack holds ``stations``, ``grid``, ``subdistricts``, ``streets`` and optionally ``tips``, each as
 GeoJSON, GeoPackage, Shapefile, GeoParquet, or (points only) CSV with ``lon``/``lat`` columns
-whose CRS is stated in ``pack.toml`` under ``[csv_crs]``. An optional ``categories.csv`` replaces
-the default tip category table. Every problem found is reported with its file, row and id; a
+whose CRS is stated in ``pack.toml`` under ``[csv_crs]``. Optional tables replace the shipped
+defaults: ``categories.csv`` (the tip categories), ``units.csv`` (the units that handle cases,
+with the categories and subdistricts each serves) and ``sla.csv`` (the time limits of a case's
+steps per category and urgency). Every problem found is reported with its file, row and id; a
 pack with problems is refused as a whole (:class:`~geo.errors.InvalidLayer`).
 
-``schema`` says what a pack holds, ``readers`` reads its files, ``rules`` checks each layer.
+``schema`` says what a pack holds, ``readers`` reads its files, ``rules`` checks each layer and
+``tables`` the units and deadlines.
 """
 
 from __future__ import annotations
@@ -19,31 +22,42 @@ import pandas as pd
 
 from geo import crs as gcrs
 from geo.errors import InvalidLayer, UnknownCRS
-from geo.pack import rules
+from geo.pack import rules, tables
 from geo.pack.readers import (
     Problems,
     find_files,
     read_categories,
     read_layer,
     read_manifest,
+    read_table,
     read_vector,
     shipped,
 )
 from geo.pack.rules import parse_amenities, parse_timestamps
 from geo.pack.schema import (
     AMENITIES,
+    ANY,
     LAYERS,
     SLIVER_AREA_M2,
     STATION_STATUSES,
+    STEPS,
+    URGENCIES,
     Layer,
     StationStatus,
+    Step,
+    Urgency,
 )
 
 __all__ = [
     "AMENITIES",
+    "ANY",
     "STATION_STATUSES",
+    "STEPS",
+    "URGENCIES",
     "Pack",
     "StationStatus",
+    "Step",
+    "Urgency",
     "demo_folder",
     "parse_amenities",
     "parse_timestamps",
@@ -54,7 +68,10 @@ __all__ = [
 
 @dataclass
 class Pack:
-    """The validated layers of a data pack, all in WGS84, grid sorted by ``grid_code``."""
+    """The validated layers of a data pack, all in WGS84, grid sorted by ``grid_code``, and its
+    tables: ``categories`` (``code``, ``name``, ...), ``units`` (``unit_id``, ``name``, and
+    ``categories`` and ``subdistricts`` as tuples of codes, ``("*",)`` for all) and ``sla``
+    (``step``, ``category``, ``urgency``, ``minutes`` as integers)."""
 
     folder: Path
     name: str
@@ -64,6 +81,8 @@ class Pack:
     streets: gpd.GeoDataFrame
     tips: gpd.GeoDataFrame | None
     categories: pd.DataFrame
+    units: pd.DataFrame
+    sla: pd.DataFrame
     metric_crs: str
     files: dict[Layer, Path] = field(default_factory=dict)
 
@@ -73,7 +92,7 @@ class Pack:
         return (
             f"{self.name}: {len(self.stations)} stations, {len(self.grid)} grid cells, "
             f"{len(self.subdistricts)} subdistricts, {len(self.streets)} streets, {tips} tips, "
-            f"metric CRS {self.metric_crs}"
+            f"{len(self.units)} units, metric CRS {self.metric_crs}"
         )
 
 
@@ -113,6 +132,9 @@ def read_pack(
     manifest = read_manifest(folder, problems)
     files = find_files(folder, problems)
     categories = read_categories(folder, problems)
+    units_table, units_path = read_table(folder, "units.csv", problems)
+    sla_table, sla_path = read_table(folder, "sla.csv", problems)
+    sla = None if sla_table is None else tables.check_sla(sla_table, sla_path, categories, problems)
 
     frames: dict[Layer, gpd.GeoDataFrame | None] = {}
     for layer in LAYERS:
@@ -124,6 +146,7 @@ def read_pack(
     streets, stations = frames["streets"], frames["stations"]
     assert subdistricts is not None and grid is not None  # required: a problem otherwise
     assert streets is not None and stations is not None
+    assert units_table is not None and sla is not None
 
     try:
         chosen = gcrs.metric_crs_for(
@@ -140,6 +163,7 @@ def read_pack(
     tips = frames["tips"]
     if tips is not None:
         tips = rules.check_tips(tips, files["tips"], categories, problems)
+    units = tables.check_units(units_table, units_path, categories, subdistricts, problems)
     if problems:
         raise InvalidLayer(problems.items)
     return Pack(
@@ -151,6 +175,8 @@ def read_pack(
         streets=streets,
         tips=tips,
         categories=categories,
+        units=units,
+        sla=sla,
         metric_crs=chosen,
         files=files,
     )

@@ -1,5 +1,6 @@
 """Reading a pack's files: the manifest, one file per layer (any vector format, or CSV points
-in a stated CRS), the category table, and the geometry checks every layer gets.
+in a stated CRS), the tables (categories, units, deadlines), and the geometry checks every layer
+gets.
 
 Every problem is added to a :class:`Problems` list with its file and row, so that a pack is
 refused once, with all of them, rather than at the first.
@@ -28,6 +29,7 @@ from geo.pack.schema import (
     OPTIONAL_COLUMNS,
     REQUIRED_LAYERS,
     SUFFIXES,
+    TABLE_COLUMNS,
     Layer,
 )
 
@@ -106,19 +108,28 @@ def find_files(folder: Path, problems: Problems) -> dict[Layer, Path]:
     return files
 
 
-def read_categories(folder: Path, problems: Problems) -> pd.DataFrame:
-    """The pack's ``categories.csv``, or the shipped default table."""
-    path = folder / "categories.csv"
+def read_table(folder: Path, name: str, problems: Problems) -> tuple[pd.DataFrame | None, Path]:
+    """A table of the pack (``categories.csv``, ``units.csv``, ``sla.csv``), or the shipped
+    default of that name, as text with its required columns; ``None`` if it cannot be used."""
+    path = folder / name
     if not path.exists():
-        path = shipped("categories.csv")
+        path = shipped(name)
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        problems.add(f"{path.name}: cannot be read ({exc})")
-        return pd.DataFrame({"code": [], "name": []})
-    missing = {"code", "name"} - set(table.columns)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        problems.add(f"{path.name}: cannot be read ({first_line(exc)})")
+        return None, path
+    missing = [c for c in TABLE_COLUMNS[name] if c not in table.columns]
     if missing:
-        problems.add(f"{path.name}: missing column(s) {', '.join(sorted(missing))}")
+        problems.add(f"{path.name}: missing column(s) {', '.join(missing)}")
+        return None, path
+    return table, path
+
+
+def read_categories(folder: Path, problems: Problems) -> pd.DataFrame:
+    """The pack's ``categories.csv``, or the shipped default table."""
+    table, path = read_table(folder, "categories.csv", problems)
+    if table is None:
         return pd.DataFrame({"code": [], "name": []})
     dup = table["code"][table["code"].duplicated()]
     for code in dup:

@@ -1,5 +1,6 @@
-"""What a data pack holds: its layers, their columns and geometry types, and the code tables
-(amenities, station statuses) every layer is checked against."""
+"""What a data pack holds: its layers, their columns and geometry types, its tables (units,
+deadlines) and the code tables (amenities, station statuses, case steps, urgencies) every layer
+and table is checked against."""
 
 from __future__ import annotations
 
@@ -55,6 +56,22 @@ ID_COLUMN: dict[Layer, str] = {
     "streets": "street_name",
     "tips": "tip_id",
 }
+
+# The tables of a pack (CSV), each replacing a shipped default: their required columns.
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "categories.csv": ("code", "name"),
+    "units.csv": ("unit_id", "name", "categories", "subdistricts"),
+    "sla.csv": ("step", "category", "urgency", "minutes"),
+}
+ANY = "*"  # in units.csv and sla.csv: every category (or subdistrict)
+
+# The steps of a case that run against a deadline, in order, and the urgencies of a case.
+Step = Literal["register", "dispatch", "handle", "verify"]
+STEPS: tuple[Step, ...] = get_args(Step)
+Urgency = Literal["normal", "urgent"]
+URGENCIES: tuple[Urgency, ...] = get_args(Urgency)
+# The longest limit sla.csv may give a step: a year of calendar minutes.
+SLA_MAX_MINUTES = 366 * 24 * 60
 
 # Overlaps or cells outside their subdistrict smaller than this are rounding slivers, not errors.
 SLIVER_AREA_M2 = 1.0

@@ -12,6 +12,7 @@ import pytest
 from geo import crs as gcrs
 from geo.assign import assign_points
 from geo.pack import AMENITIES, demo_folder
+from geo.units import route_unit
 
 DEMO_DIR = demo_folder()
 
@@ -48,6 +49,25 @@ def test_demo_codes_and_values(demo):
     assert tips["reported_at"].min() >= pd.Timestamp("2026-01-01", tz="Asia/Shanghai")
     assert tips["reported_at"].max() < pd.Timestamp("2026-07-01", tz="Asia/Shanghai")
     assert set(tips["category"]) <= set(demo.categories["code"])
+
+
+def test_demo_units_serve_every_category_in_every_subdistrict(demo):
+    names = dict(zip(demo.units["unit_id"], demo.units["name"], strict=True))
+    subs = dict(zip(demo.subdistricts["name"], demo.subdistricts["subdistrict_code"], strict=True))
+    routed = {
+        (category, name): names[route_unit(demo.units, category=category, subdistrict_code=code)]
+        for category in demo.categories["code"]
+        for name, code in subs.items()
+    }
+    assert len(routed) == 9 * 8 and len(set(routed.values())) == 17  # every unit has cases
+    assert routed["05", "鼓楼街道"] == "江城区城市管理执法局"
+    assert routed["05", "白沙街道"] == "南岸区城市管理执法局"
+    assert routed["12", "新城街道"] == "江城市公安局交通管理局南岸区大队"
+    assert routed["11", "北湖街道"] == "江城市市政设施管理处"
+    assert routed["06", "沿江街道"] == "沿江街道办事处"
+    # the river-beach office, named for two subdistricts, before the city's parks department
+    assert routed["13", "滨江街道"] == "江城市江滩管理办公室"
+    assert routed["13", "文昌街道"] == "江城市园林绿化局"
 
 
 def test_demo_cells_tile_the_subdistricts(demo):
