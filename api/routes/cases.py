@@ -65,7 +65,7 @@ class ActionIn(BaseModel):
 @router.post(
     "/cases/{tip_id}/actions",
     summary="Act on a case (register, dispatch, handle, verify, ...)",
-    responses=error_responses(*STAFF_ERRORS, 404, 409, 413, 422),
+    responses=error_responses(400, *STAFF_ERRORS, 404, 409, 413, 422),
 )
 def act_on_case(
     tip_id: str,

@@ -66,12 +66,12 @@ def create_tip(
     headers = {"Location": f"/api/tips/{tip['tip_id']}", "Cache-Control": "no-store"}
     if not intake.created:
         headers["Idempotent-Replayed"] = "true"
-    body = public_tip(tip, _categories(city))
-    body["state"] = "reported"
+    answer = public_tip(tip, _categories(city))
+    answer["state"] = "reported"
     # shown to this reporter only (a replay of the same request shows it again): with it the
     # phone follows its tip and answers 问题解决了吗 once it is closed
-    body["receipt"] = receipt_for(store, tip["tip_id"])
-    return JSONResponse(body, status_code=201, headers=headers)
+    answer["receipt"] = receipt_for(store, tip["tip_id"])
+    return JSONResponse(answer, status_code=201, headers=headers)
 
 
 @router.get(
@@ -159,7 +159,7 @@ class FeedbackIn(BaseModel):
 @router.post(
     "/{tip_id}/feedback",
     summary="The reporter says whether a closed tip was fixed; 'no' reopens it",
-    responses=error_responses(403, 404, 409, 413, 422),
+    responses=error_responses(400, 403, 404, 409, 413, 422),
 )
 def post_feedback(
     tip_id: str, body: FeedbackIn, city: CityDep, store: StoreDep, settings: SettingsDep

@@ -27,15 +27,15 @@ import hmac
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from geo.sla import step_due
-from geo.units import route_unit
-
 from api.services.staff import Role, Staff, require
 from api.settings import Settings
 from api.stores import Store
 from geo.city import City
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, check_choice
 from geo.hours import CITY_TZ
+from geo.pack import URGENCIES, Step, Urgency
+from geo.sla import step_due
+from geo.units import route_unit
 
 State = Literal[
     "reported", "registered", "rejected", "dispatched", "handled", "closed", "suspended"
@@ -72,10 +72,8 @@ ACTIONS: tuple[Action, ...] = (
     "suspend",
     "resume",
 )
-Urgency = Literal["normal", "urgent"]
-URGENCIES: tuple[Urgency, ...] = ("normal", "urgent")
 # the step whose clock a state runs
-STEP_OF: dict[str, str] = {
+STEP_OF: dict[str, Step] = {
     "reported": "register",
     "registered": "dispatch",
     "dispatched": "handle",
@@ -134,14 +132,20 @@ def is_overdue(case: dict, now: dt.datetime) -> bool:
 
 
 def due_for(
-    city: City, settings: Settings, *, step: str, category: str, urgency: str, start: dt.datetime
+    city: City,
+    settings: Settings,
+    *,
+    step: Step,
+    category: str,
+    urgency: str,
+    start: dt.datetime,
 ) -> dt.datetime:
     """The deadline of ``step`` for a case started at ``start``."""
     return step_due(
         city.sla,
         step=step,
         category=category,
-        urgency=urgency,
+        urgency=check_choice("urgency", urgency, URGENCIES),
         start=start,
         hours=settings.working_hours(),
     )
@@ -297,7 +301,7 @@ def _changes(
     request: ActionRequest,
     now: dt.datetime,
 ) -> dict[str, Any]:
-    urgency = case["urgency"]
+    urgency: Urgency = check_choice("urgency", case["urgency"], URGENCIES)
     changes: dict[str, Any] = {}
     if request.urgency is not None:
         if action not in ("register", "dispatch"):
@@ -401,7 +405,8 @@ def receipt_for(store: Store, tip_id: str) -> str:
 
 
 def check_receipt(store: Store, tip_id: str, receipt: str | None) -> None:
-    if not receipt or not hmac.compare_digest(receipt, receipt_for(store, tip_id)):
+    given = (receipt or "").encode("utf-8")
+    if not given or not hmac.compare_digest(given, receipt_for(store, tip_id).encode("ascii")):
         raise Forbidden("receipt: missing or not the receipt of this tip")
 
 

@@ -96,7 +96,14 @@ def test_register_dispatch_handle_verify_closes_and_keeps_the_history(loop):
     got = act(client, tok["dispatcher"], tip_id, "dispatch")
     assert (got["state"], got["unit_id"], got["step"]) == ("dispatched", "UA", "handle")
     assert got["handle_due_at"] == got["due_at"]
-    got = act(client, tok["unit_a"], tip_id, "handle", note="已清理", public_note="占道摊位已清理")
+    got = act(
+        client,
+        tok["unit_a"],
+        tip_id,
+        "handle",
+        note="内部：摊主已劝离",
+        public_note="占道摊位已清理",
+    )
     assert (got["state"], got["step"]) == ("handled", "verify")
     got = act(client, tok["inspector"], tip_id, "verify", public_note="核查属实，已结案")
     assert (got["state"], got["step"], got["due_at"], got["open311_status"]) == (
@@ -116,14 +123,14 @@ def test_register_dispatch_handle_verify_closes_and_keeps_the_history(loop):
         ("handle", "dispatched", "handled", "unit", "UA"),
         ("verify", "handled", "closed", "inspector", None),
     ]
-    assert got["history"][2]["note"] == "已清理"
+    assert got["history"][2]["note"] == "内部：摊主已劝离"
 
     # the public view: state and public notes, no staff, no internal note, no reporter
     public = client.get(f"/api/tips/{tip_id}").json()["properties"]
     assert public["state"] == "closed" and public["status"] == "closed"
     assert [n["note"] for n in public["notes"]] == ["占道摊位已清理", "核查属实，已结案"]
     text = client.get(f"/api/tips/{tip_id}").text
-    for secret in (REPORTER, '已清理"', "staff_id", tip["receipt"]):
+    for secret in (REPORTER, "内部", "staff_id", tip["receipt"]):
         assert secret not in text
 
 

@@ -269,15 +269,17 @@ def test_db_status_and_upgrade(tmp_path):
     empty = yizhan("db", "status", "--db", url)
     assert empty.returncode == 0, empty.stderr
     assert empty.stdout.strip().endswith(
-        "revision none (empty), head 0004: needs an upgrade (yizhan db upgrade)"
+        "revision none (empty), head 0005: needs an upgrade (yizhan db upgrade)"
     )
     done = yizhan("db", "upgrade", "--db", url)
-    assert done.returncode == 0 and done.stderr.strip().endswith("applied 0001, 0002, 0003, 0004")
+    assert done.returncode == 0 and done.stderr.strip().endswith(
+        "applied 0001, 0002, 0003, 0004, 0005"
+    )
     again = yizhan("db", "upgrade", "--db", url)
     assert again.stderr.strip().endswith("already at the newest revision")
     assert (
         yizhan("db", "status", "--db", url)
         .stdout.strip()
-        .endswith("revision 0004, head 0004: up to date")
+        .endswith("revision 0005, head 0005: up to date")
     )
     assert_one_line_error(yizhan("db", "status", "--db", "mysql://x"), "is not supported")
