@@ -13,7 +13,7 @@ from api.errors import error_responses
 from api.services import cases as case_service
 from api.services.cases import ACTIONS, STATES, URGENCIES, ActionRequest
 from api.services.planning import categories_of, parse_when
-from api.services.staff import Staff, authenticate
+from api.services.staff import ROLE_NAMES, Staff, authenticate
 from api.stores import CaseQuery
 from geo.errors import InvalidInput
 from geo.hours import CITY_TZ
@@ -148,7 +148,9 @@ def list_cases(
     )
     rows, total = store.list_cases(query)
     out: dict[str, Any] = {
-        "cases": [_without_history(case_service.staff_view(r, [], now=now)) for r in rows],
+        "cases": [
+            _without_history(case_service.staff_view(r, [], now=now, staff=staff)) for r in rows
+        ],
         "numberMatched": total,
         "numberReturned": len(rows),
         "links": [],
@@ -160,6 +162,22 @@ def list_cases(
             {"rel": "next", "href": str(request.url.replace_query_params(**params))}
         )
     return out
+
+
+@router.get(
+    "/staff/me",
+    summary="The signed-in account: role, unit, subdistricts (never its token)",
+    responses=error_responses(*STAFF_ERRORS),
+)
+def staff_me(staff: StaffDep) -> dict:
+    return {
+        "staff_id": staff.staff_id,
+        "name": staff.name,
+        "role": staff.role,
+        "role_name": ROLE_NAMES[staff.role],
+        "unit_id": staff.unit_id,
+        "subdistricts": list(staff.subdistricts),
+    }
 
 
 def _without_history(case: dict) -> dict:

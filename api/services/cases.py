@@ -173,12 +173,33 @@ def get_case(store: Store, staff: Staff, tip_id: str, *, now: dt.datetime | None
         raise NotFound(f"tip_id: {tip_id!r} does not exist")
     if not staff.may_see(case):
         raise Forbidden(f"tip_id: {tip_id!r} is outside the scope of this {staff.role} account")
-    return staff_view(case, store.case_history(tip_id), now=now)
+    return staff_view(case, store.case_history(tip_id), now=now, staff=staff)
 
 
-def staff_view(case: dict, history: list[dict], *, now: dt.datetime | None = None) -> dict:
+def allowed_actions(staff: Staff, case: dict) -> list[Action]:
+    """The actions ``staff`` may take on ``case`` now (its state, their role and scope)."""
+    if not staff.may_see(case):
+        return []
+    return [
+        a
+        for a, rule in RULES.items()
+        if case["state"] in rule.from_states and (staff.role == "admin" or staff.role in rule.roles)
+    ]
+
+
+def staff_view(
+    case: dict,
+    history: list[dict],
+    *,
+    now: dt.datetime | None = None,
+    staff: Staff | None = None,
+) -> dict:
+    """A case as staff see it: ``overdue``, the Open311 status, the history and, given the
+    account, the ``actions`` it may take."""
     now = now or dt.datetime.now(CITY_TZ)
     out = dict(case)
+    if staff is not None:
+        out["actions"] = allowed_actions(staff, case)
     out["overdue"] = is_overdue(case, now)
     out["open311_status"] = open311_status(case["state"])
     out["history"] = [
@@ -255,7 +276,7 @@ def act(
         "note": note,
         "public_note": public_note,
     }
-    return _apply(store, case, changes, record, now)
+    return _apply(store, case, changes, record, now, staff=staff)
 
 
 def _apply(
@@ -265,6 +286,7 @@ def _apply(
     record: dict[str, Any],
     now: dt.datetime,
     confirm: dict | None = None,
+    staff: Staff | None = None,
 ) -> dict:
     tip_id = case["tip_id"]
     event = {
@@ -289,7 +311,7 @@ def _apply(
         event=event,
         confirm=confirm,
     )
-    return staff_view(updated, store.case_history(tip_id), now=now)
+    return staff_view(updated, store.case_history(tip_id), now=now, staff=staff)
 
 
 def _changes(

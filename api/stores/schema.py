@@ -164,7 +164,7 @@ def _case_tables(metadata: sa.MetaData, *, pg: bool) -> None:
         sa.Column("state", sa.Text, nullable=False, server_default=sa.text("'reported'")),
         sa.Column("urgency", sa.Text, nullable=False, server_default=sa.text("'normal'")),
         sa.Column("source", sa.Text, nullable=False, server_default=sa.text("'courier'")),
-        sa.Column("external_id", sa.Text, unique=True),
+        sa.Column("external_id", sa.Text),  # an imported case's id in its source
         sa.Column("unit_id", sa.Text),
         sa.Column("duplicate_of", sa.Text),
         sa.Column("step", sa.Text),  # the step whose clock runs, None when none does
@@ -183,6 +183,7 @@ def _case_tables(metadata: sa.MetaData, *, pg: bool) -> None:
         sa.Column("updated_at", CityTime),
         sa.Column("version", sa.Integer, nullable=False, server_default=sa.text("0")),
     )
+    sa.UniqueConstraint(cases.c.source, cases.c.external_id, name="cases_external")
     sa.Index("cases_queue", cases.c.state, cases.c.due_at)
     sa.Index("cases_unit", cases.c.unit_id)
     actions = sa.Table(

@@ -84,6 +84,9 @@ def test_register_dispatch_handle_verify_closes_and_keeps_the_history(loop):
     assert tip["state"] == "reported" and len(tip["receipt"]) == 24
     fresh = case(client, tok["dispatcher"], tip_id)
     assert (fresh["state"], fresh["step"], fresh["unit_id"]) == ("reported", "register", None)
+    assert fresh["actions"] == ["register", "reject"]
+    assert case(client, tok["inspector"], tip_id)["actions"] == []
+    assert case(client, tok["admin"], tip_id)["actions"] == ["register", "reject"]
     assert fresh["due_at"] is not None and fresh["overdue"] is False
 
     got = act(client, tok["dispatcher"], tip_id, "register", urgency="urgent")
@@ -105,6 +108,8 @@ def test_register_dispatch_handle_verify_closes_and_keeps_the_history(loop):
         public_note="占道摊位已清理",
     )
     assert (got["state"], got["step"]) == ("handled", "verify")
+    assert got["actions"] == []  # the unit's part is done
+    assert case(client, tok["inspector"], tip_id)["actions"] == ["verify", "rework"]
     got = act(client, tok["inspector"], tip_id, "verify", public_note="核查属实，已结案")
     assert (got["state"], got["step"], got["due_at"], got["open311_status"]) == (
         "closed",
@@ -386,6 +391,20 @@ def test_the_queue_puts_overdue_first_and_keeps_to_the_scope(loop):
         "/api/cases", params={"state": "open"}, headers={"Authorization": f"Bearer {tok['admin']}"}
     )
     assert r.status_code == 422 and "state" in r.json()["detail"]
+
+
+def test_staff_me_shows_the_account_not_its_token(loop):
+    client, tok = loop
+    r = client.get("/api/staff/me", headers={"Authorization": f"Bearer {tok['unit_a']}"})
+    me = r.json()
+    assert (me["role"], me["role_name"], me["unit_id"], me["subdistricts"]) == (
+        "unit",
+        "处置单位",
+        "UA",
+        [],
+    )
+    assert tok["unit_a"] not in r.text
+    assert client.get("/api/staff/me").status_code == 401
 
 
 def test_units_list_what_each_serves(loop):

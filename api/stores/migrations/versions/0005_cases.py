@@ -42,7 +42,7 @@ def upgrade() -> None:
         sa.Column("state", sa.Text, nullable=False, server_default=sa.text("'reported'")),
         sa.Column("urgency", sa.Text, nullable=False, server_default=sa.text("'normal'")),
         sa.Column("source", sa.Text, nullable=False, server_default=sa.text("'courier'")),
-        sa.Column("external_id", sa.Text, unique=True),
+        sa.Column("external_id", sa.Text),  # an imported case's id in its source
         sa.Column("unit_id", sa.Text),
         sa.Column("duplicate_of", sa.Text),
         sa.Column("step", sa.Text),
@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("closed_at", when),
         sa.Column("updated_at", when),
         _count("version"),
+        sa.UniqueConstraint("source", "external_id", name="cases_external"),
     )
     op.create_index("cases_queue", "cases", ["state", "due_at"])
     op.create_index("cases_unit", "cases", ["unit_id"])
