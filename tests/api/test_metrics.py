@@ -12,7 +12,10 @@ the median is the mean of the middle two), the city eight.
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 
+import pandas as pd
 import pytest
 from conftest import SUB_A, SUB_B, write_pack
 from fastapi.testclient import TestClient
@@ -278,6 +281,90 @@ def test_the_openapi_document_lists_the_groupings(rates):
     group_by = next(p for p in operation["parameters"] if p["name"] == "group_by")
     assert group_by["schema"]["enum"] == ["subdistrict", "unit", "category", "month", "source"]
     assert {"200", "401", "403", "422"} <= set(operation["responses"])
+
+
+def test_the_command_line_writes_the_sheet(store_url, unit_city, tmp_path):
+    folder, _ = unit_city
+    store = open_store(store_url)
+    try:
+        store.import_tips(tips())
+    finally:
+        store.close()
+
+    def yizhan(*args):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "api.cli",
+                "metrics",
+                "--db",
+                store_url,
+                "--data",
+                folder,
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done
+
+    sheet = tmp_path / "rates.xlsx"
+    yizhan("-o", sheet, "--group-by", "subdistrict")
+    table = pd.read_excel(sheet, dtype={"代码": str})
+    assert list(table.columns) == [
+        "代码",
+        "街道",
+        "案件数",
+        "立案数",
+        "结案数",
+        "结案率",
+        "按期结案率",
+        "返工率",
+        "满意率",
+        "结案中位时长(小时)",
+    ]
+    assert table["街道"].tolist() == ["东湖街道", "西湖街道", "城市范围外", "全市"]
+    assert table["代码"].fillna("").tolist() == [SUB_A, SUB_B, "", ""]
+    columns = {
+        "案件数": "cases",
+        "立案数": "registered",
+        "结案数": "closed",
+        "结案率": "closed_rate",
+        "按期结案率": "on_time_rate",
+        "返工率": "rework_rate",
+        "满意率": "satisfied_rate",
+        "结案中位时长(小时)": "median_hours_to_close",
+    }
+    for i, expected in enumerate([*BY_SUBDISTRICT.values(), CITY]):
+        for title, name in columns.items():
+            cell = table.at[i, title]
+            if expected[name] is None:
+                assert pd.isna(cell), (i, title)
+            else:
+                assert cell == expected[name], (i, title)
+
+    yizhan("-o", tmp_path / "rates.csv", "--group-by", "month", "--since", "2026-04-01")
+    csv = pd.read_csv(tmp_path / "rates.csv", dtype={"代码": str})
+    assert csv["月份"].tolist() == ["2026年4月", "全市"] and csv["案件数"].tolist() == [8, 8]
+
+    shown = yizhan("--group-by", "unit").stdout  # no -o: a table
+    for text in ("处置单位", "区路灯所", "未派单位", "全市", "75.0%", "47.0"):
+        assert text in shown
+
+
+def test_the_command_line_refuses_a_map_format(tmp_path):
+    """Before it opens any store."""
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", "metrics", "-o", tmp_path / "x.gpkg"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "the rates are a table; use .xlsx or .csv" in done.stderr
 
 
 def test_the_service_counts_overdue_at_its_now(store_url, unit_city):
