@@ -24,6 +24,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -263,7 +264,7 @@ def act(
     )
     if rule.needs_note and not note:
         raise InvalidInput(f"note: {action!r} needs a reason")
-    changes = _changes(city, store, settings, case, action, request, now)
+    changes = transition(city, settings, case, action, request, now, lookup=store.get_case)
     to_state = changes.get("state", state)
     record = {
         "action": action,
@@ -314,15 +315,18 @@ def _apply(
     return staff_view(updated, store.case_history(tip_id), now=now, staff=staff)
 
 
-def _changes(
+def transition(
     city: City,
-    store: Store,
     settings: Settings,
     case: dict,
     action: Action,
     request: ActionRequest,
     now: dt.datetime,
+    *,
+    lookup: Callable[[str], dict | None],
 ) -> dict[str, Any]:
+    """The columns ``action`` changes on ``case`` at ``now`` (its state allows it: see
+    :data:`RULES`); ``lookup`` finds another case (for ``duplicate_of``)."""
     urgency: Urgency = check_choice("urgency", case["urgency"], URGENCIES)
     changes: dict[str, Any] = {}
     if request.urgency is not None:
@@ -355,7 +359,7 @@ def _changes(
     elif action == "reject":
         changes["state"] = "rejected"
         if request.duplicate_of is not None:
-            changes["duplicate_of"] = _open_case(store, request.duplicate_of, case["tip_id"])
+            changes["duplicate_of"] = _open_case(lookup, request.duplicate_of, case["tip_id"])
         stop_clock()
     elif action == "dispatch":
         unit = request.unit_id or case["unit_id"] or suggested_unit(city, case)
@@ -389,10 +393,10 @@ def _changes(
     return changes
 
 
-def _open_case(store: Store, duplicate_of: str, tip_id: str) -> str:
+def _open_case(lookup: Callable[[str], dict | None], duplicate_of: str, tip_id: str) -> str:
     if duplicate_of == tip_id:
         raise InvalidInput("duplicate_of: a case cannot repeat itself")
-    other = store.get_case(duplicate_of)
+    other = lookup(duplicate_of)
     if other is None:
         raise InvalidInput(f"duplicate_of: {duplicate_of!r} does not exist")
     if other["state"] in ("rejected", "closed"):
@@ -432,6 +436,31 @@ def check_receipt(store: Store, tip_id: str, receipt: str | None) -> None:
         raise Forbidden("receipt: missing or not the receipt of this tip")
 
 
+def answer_changes(
+    city: City, settings: Settings, case: dict, answer: Fixed, now: dt.datetime
+) -> dict[str, Any]:
+    """The columns a reporter's answer changes on a closed case: "no" reopens it (back to its
+    unit, the handling clock restarted), the others record the satisfaction."""
+    changes: dict[str, Any] = {"satisfaction": answer}
+    if answer == "no":
+        due = due_for(
+            city,
+            settings,
+            step="handle",
+            category=case["category"],
+            urgency=case["urgency"],
+            start=now,
+        )
+        changes.update(
+            state="dispatched",
+            reopen_count=case["reopen_count"] + 1,
+            closed_at=None,
+            step="handle",
+            due_at=due.isoformat(),
+        )
+    return changes
+
+
 def feedback(
     city: City,
     store: Store,
@@ -451,25 +480,8 @@ def feedback(
     check_receipt(store, tip_id, receipt)
     if case["state"] != "closed":
         raise Conflict(f"tip_id: {tip_id!r} is {case['state']}, not closed: nothing to answer")
-    changes: dict[str, Any] = {"satisfaction": answer}
-    action, to_state = "feedback", "closed"
-    if answer == "no":
-        action, to_state = "reopen", "dispatched"
-        due = due_for(
-            city,
-            settings,
-            step="handle",
-            category=case["category"],
-            urgency=case["urgency"],
-            start=now,
-        )
-        changes.update(
-            state="dispatched",
-            reopen_count=case["reopen_count"] + 1,
-            closed_at=None,
-            step="handle",
-            due_at=due.isoformat(),
-        )
+    changes = answer_changes(city, settings, case, answer, now)
+    action, to_state = ("reopen", "dispatched") if answer == "no" else ("feedback", "closed")
     record = {
         "action": action,
         "from_state": "closed",

@@ -191,6 +191,11 @@ class Store(ABC):
         the outbox, in one transaction; return the case. :class:`CaseConflict` if it moved."""
 
     @abstractmethod
+    def import_history(self, cases: list[dict], actions: list[dict]) -> None:
+        """Set cases' columns (each dict has every case column) and add their past actions,
+        in one transaction, with no outbox events (a pack's history, replayed)."""
+
+    @abstractmethod
     def add_staff(self, staff: dict) -> None:
         """Add a staff account (with its token's hash)."""
 
