@@ -11,8 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import CityDep, SettingsDep, StoreDep
 from api.errors import error_responses
 from api.geojson import check_out_crs, parse_bbox, public_tip, tip_feature
-from api.services.cases import FIXED, feedback, public_notes, receipt_for
+from api.services.cases import (
+    FIXED,
+    STATE_NAMES,
+    feedback,
+    public_notes,
+    receipt_for,
+)
 from api.services.intake import TipSubmission, submit_tip
+from api.services.nearby import DEFAULT_DAYS, DEFAULT_RADIUS_M, nearby_cases
 from api.services.planning import categories_of, parse_when
 from api.stores import TipQuery
 from geo.errors import InvalidInput, NotFound
@@ -128,6 +135,62 @@ def list_tips(
     return out
 
 
+class NearbyCase(BaseModel):
+    """An open case near the position asked about, as anyone may see it."""
+
+    tip_id: str
+    category: str
+    category_name: str
+    reported_at: str = Field(description="ISO 8601, city time.")
+    state: str
+    state_name: str = Field(description="The state in Chinese, e.g. 已派遣.")
+    distance_m: int = Field(description="From the position asked about, to the metre.")
+    confirmations: int = Field(description="How many other reporters said 'me too'.")
+    street_name: str | None
+    description: str
+
+
+class NearbyOut(BaseModel):
+    """The open cases near a position, nearest first."""
+
+    radius_m: float
+    days: int
+    cases: list[NearbyCase]
+
+
+# declared before /{tip_id}, which would take "nearby" for an id
+@router.get(
+    "/nearby",
+    summary="Open cases of a category near a position, before a report: say 'me too' instead",
+    responses=error_responses(422),
+)
+def get_nearby(
+    city: CityDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    lon: Annotated[float, Query(allow_inf_nan=False, description="Longitude in `crs`.")],
+    lat: Annotated[float, Query(allow_inf_nan=False, description="Latitude in `crs`.")],
+    category: Annotated[str, Query(max_length=16, description="Category code, e.g. 11.")],
+    crs: Annotated[str, Query(description="wgs84, gcj02, bd09 or EPSG:<code>.")] = "wgs84",
+    radius_m: Annotated[
+        float,
+        Query(
+            gt=0,
+            allow_inf_nan=False,
+            description="Metres around the position (at most YIZHAN_NEARBY_MAX_RADIUS_M).",
+        ),
+    ] = DEFAULT_RADIUS_M,
+    days: Annotated[
+        int,
+        Query(ge=1, description="Reported in the last days (at most YIZHAN_NEARBY_MAX_DAYS)."),
+    ] = DEFAULT_DAYS,
+) -> NearbyOut:
+    found = nearby_cases(
+        city, store, settings, lon, lat, category=category, crs=crs, radius_m=radius_m, days=days
+    )
+    return NearbyOut(radius_m=radius_m, days=days, cases=[NearbyCase(**c) for c in found])
+
+
 @router.get(
     "/{tip_id}",
     summary="One tip (public view): its case's state and public notes",
@@ -141,6 +204,7 @@ def get_tip(tip_id: str, city: CityDep, store: StoreDep) -> dict:
     feature = tip_feature(tip, _categories(city))
     feature["properties"].update(
         state=case["state"],
+        state_name=STATE_NAMES[case["state"]],
         confirmations=case["confirmations"],
         notes=public_notes(store.case_history(tip_id)),
     )

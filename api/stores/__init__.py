@@ -16,6 +16,7 @@ from api.stores.contract import (
     CaseConflict,
     CaseQuery,
     IdempotencyConflict,
+    NearbyQuery,
     Store,
     TipQuery,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "CaseConflict",
     "CaseQuery",
     "IdempotencyConflict",
+    "NearbyQuery",
     "Revisions",
     "Store",
     "TipQuery",

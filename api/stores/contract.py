@@ -79,6 +79,20 @@ class CaseQuery:
 
 
 @dataclass
+class NearbyQuery:
+    """Open cases of one category near a WGS84 point: within ``radius_m`` (measured in
+    ``metric_crs``), reported at or after ``since``, at most ``limit`` of them."""
+
+    lon: float
+    lat: float
+    radius_m: float
+    metric_crs: str
+    category: str
+    since: dt.datetime
+    limit: int = 20
+
+
+@dataclass
 class TipQuery:
     """Filters and paging for listing tips; all optional."""
 
@@ -161,6 +175,13 @@ class Store(ABC):
         """Store tips whose ``tip_id`` is not stored yet, each with its case (a tip's ``case``
         dict of case columns; by default ``reported``, or ``closed`` for a closed tip), in one
         transaction; return how many."""
+
+    @abstractmethod
+    def nearby_cases(self, query: NearbyQuery) -> list[dict]:
+        """The open cases (not closed, not rejected) that ``query`` asks for, nearest first
+        (ties by ``tip_id`` in byte order): each with ``tip_id``, ``reported_at``, ``category``,
+        ``description``, ``street_name``, ``lon``, ``lat``, ``state``, ``confirmations`` and
+        ``distance_m`` (exact, in metres); never the reporter."""
 
     # the case loop (api.stores.cases)
 
