@@ -14,6 +14,7 @@ from api.geojson import check_out_crs, parse_bbox, public_tip, tip_feature
 from api.services.cases import (
     FIXED,
     STATE_NAMES,
+    confirm,
     feedback,
     public_notes,
     receipt_for,
@@ -230,3 +231,45 @@ def post_feedback(
 ) -> dict:
     case = feedback(city, store, settings, tip_id, receipt=body.receipt, fixed=body.fixed)
     return {"tip_id": tip_id, "state": case["state"], "satisfaction": case["satisfaction"]}
+
+
+class ConfirmIn(BaseModel):
+    """A reporter's "me too" (我也遇到) on an open case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reporter_id: str = Field(min_length=1, description="Pseudonymous reporter id; never shown.")
+
+
+class ConfirmOut(BaseModel):
+    """The case's count of "me too" after this one."""
+
+    tip_id: str
+    state: str
+    confirmations: int = Field(description="How many other reporters said 'me too'.")
+    counted: bool = Field(
+        description="False when this reporter confirmed the case before, or reported it: the "
+        "count is unchanged."
+    )
+
+
+@router.post(
+    "/{tip_id}/confirm",
+    summary="'Me too' on an open case, counted once per reporter",
+    description="A repeat by the same reporter (or by the tip's own reporter) answers 200 with "
+    "`counted: false` and the count unchanged; a closed or rejected case answers 409. Rate "
+    "limited with the tips (429).",
+    responses=error_responses(400, 404, 409, 413, 422, 429),
+)
+def post_confirm(
+    tip_id: str, body: ConfirmIn, request: Request, store: StoreDep, settings: SettingsDep
+) -> ConfirmOut:
+    answer = confirm(
+        store,
+        settings,
+        tip_id,
+        reporter_id=body.reporter_id,
+        address=request.client.host if request.client else "unknown",
+        limiter=request.app.state.limiter,
+    )
+    return ConfirmOut(**answer)

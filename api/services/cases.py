@@ -15,7 +15,8 @@ Each state but the resting ones (rejected, closed, suspended) runs the clock of 
 (:mod:`geo.sla`): working time for normal cases, calendar time for urgent ones. A case past its
 step's deadline is overdue. Every action is one transaction (:meth:`Store.apply_action`): the
 case changes only if no one changed it meanwhile, its history gets the action and the outbox
-its event.
+its event. A reporter's "me too" (:func:`confirm`) is such an action too, ``confirm``, which
+only counts.
 """
 
 from __future__ import annotations
@@ -26,17 +27,20 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from api.services.staff import Role, Staff, require
 from api.settings import Settings
-from api.stores import Store
+from api.stores import AlreadyConfirmed, CaseConflict, Store
 from geo.city import City
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, check_choice
 from geo.hours import CITY_TZ
 from geo.pack import URGENCIES, Step, Urgency
 from geo.sla import step_due
 from geo.units import route_unit
+
+if TYPE_CHECKING:
+    from api.services.intake import IntakeLimiter
 
 State = Literal[
     "reported", "registered", "rejected", "dispatched", "handled", "closed", "suspended"
@@ -303,6 +307,7 @@ def _apply(
         "due_at": changes.get("due_at", case["due_at"]),
         "status": open311_status(record["to_state"]),
         "public_note": record["public_note"],
+        "confirmations": changes.get("confirmations", case["confirmations"]),
     }
     updated = store.apply_action(  # CaseConflict (409) if someone acted meanwhile
         tip_id,
@@ -494,3 +499,102 @@ def feedback(
         "public_note": "",
     }
     return _apply(store, case, changes, record, now)
+
+
+def check_reporter_id(settings: Settings, reporter_id: str) -> str:
+    """``reporter_id`` if it is one (not empty, not too long), else :class:`InvalidInput`."""
+    if not reporter_id:
+        raise InvalidInput("reporter_id: must not be empty")
+    if len(reporter_id) > settings.reporter_id_max_chars:
+        raise InvalidInput(
+            f"reporter_id: longer than {settings.reporter_id_max_chars} characters "
+            "(YIZHAN_REPORTER_ID_MAX_CHARS)"
+        )
+    if "\x00" in reporter_id:
+        raise InvalidInput("reporter_id: contains a NUL character (\\u0000)")
+    return reporter_id
+
+
+# attempts at a "me too" when other confirmations or staff change the case meanwhile
+CONFIRM_ATTEMPTS = 5
+
+
+def confirm(
+    store: Store,
+    settings: Settings,
+    tip_id: str,
+    *,
+    reporter_id: str,
+    address: str = "unknown",
+    limiter: IntakeLimiter | None = None,
+    now: dt.datetime | None = None,
+) -> dict:
+    """A reporter's "me too" (我也遇到) on an open case, counted once per reporter.
+
+    Returns ``tip_id``, ``state``, ``confirmations`` and ``counted``: False, with the count
+    unchanged, when this reporter confirmed the case before or reported it. A counted one is an
+    action (``confirm``, by the role ``reporter``, in the state the case is in) with its event
+    in the outbox, like a staff action; its history row does not name the reporter.
+
+    Raises
+    ------
+    NotFound
+        No such case.
+    Conflict
+        The case is closed or rejected.
+    TooMany
+        Over the same rate limits as tips.
+    """
+    now = (now or dt.datetime.now(CITY_TZ)).astimezone(CITY_TZ)
+    check_reporter_id(settings, reporter_id)
+    for attempt in range(CONFIRM_ATTEMPTS):
+        case = store.get_case(tip_id)
+        if case is None:
+            raise NotFound(f"tip_id: {tip_id!r} does not exist")
+        state = case["state"]
+        if open311_status(state) == "closed":
+            raise Conflict(f"tip_id: {tip_id!r} is {state}: there is nothing to confirm")
+        if attempt == 0:
+            tip = store.get_tip(tip_id)
+            if tip is not None and tip["reporter_id"] == reporter_id:
+                return _confirmed(case, counted=False)  # the reporter's own tip
+            if limiter is not None:
+                limiter.hit(reporter_id=reporter_id, address=address)
+        record = {
+            "action": "confirm",
+            "from_state": state,
+            "to_state": state,
+            "at": now.isoformat(),
+            "role": "reporter",
+            "unit_id": None,
+            "staff_id": None,
+            "note": "",
+            "public_note": "",
+        }
+        mark = {"tip_id": tip_id, "reporter_id": reporter_id, "at": now.isoformat()}
+        try:
+            updated = _apply(
+                store,
+                case,
+                {"confirmations": case["confirmations"] + 1},
+                record,
+                now,
+                confirm=mark,
+            )
+        except AlreadyConfirmed:
+            return _confirmed(case, counted=False)
+        except CaseConflict:
+            if attempt == CONFIRM_ATTEMPTS - 1:
+                raise
+            continue  # the case moved meanwhile: read it again
+        return _confirmed(updated, counted=True)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _confirmed(case: dict, *, counted: bool) -> dict:
+    return {
+        "tip_id": case["tip_id"],
+        "state": case["state"],
+        "confirmations": case["confirmations"],
+        "counted": counted,
+    }

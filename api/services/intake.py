@@ -23,7 +23,7 @@ from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from api.services.cases import new_case
+from api.services.cases import check_reporter_id, new_case
 from api.settings import Settings
 from api.stores import TIP_COLUMNS, Store
 from geo import crs as gcrs
@@ -106,13 +106,7 @@ def check_submission(
             f"description: {len(text)} characters is longer than "
             f"{settings.description_max_chars} (YIZHAN_DESCRIPTION_MAX_CHARS)"
         )
-    if not submission.reporter_id:
-        raise InvalidInput("reporter_id: must not be empty")
-    if len(submission.reporter_id) > settings.reporter_id_max_chars:
-        raise InvalidInput(
-            f"reporter_id: longer than {settings.reporter_id_max_chars} characters "
-            "(YIZHAN_REPORTER_ID_MAX_CHARS)"
-        )
+    check_reporter_id(settings, submission.reporter_id)
     if idempotency_key is not None and not (
         1 <= len(idempotency_key) <= settings.idempotency_key_max_chars
     ):

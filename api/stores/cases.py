@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from api.stores.contract import CASE_COLUMNS, CaseConflict, CaseQuery
+from api.stores.contract import CASE_COLUMNS, AlreadyConfirmed, CaseConflict, CaseQuery
 from api.stores.schema import table
 
 # what a case read shows of its tip
@@ -155,7 +155,7 @@ class CaseTables:
                     .returning(self._confirm.c.tip_id)
                 ).first()
                 if added is None:
-                    raise CaseConflict(f"tip_id: {tip_id!r} was confirmed by this reporter")
+                    raise AlreadyConfirmed(f"tip_id: {tip_id!r} was confirmed by this reporter")
             done = conn.execute(
                 sa.update(c)
                 .where(c.c.tip_id == tip_id, c.c.version == version)

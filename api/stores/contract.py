@@ -60,6 +60,10 @@ class CaseConflict(Conflict):
     """A case changed between reading it and acting on it (or a repeated "me too")."""
 
 
+class AlreadyConfirmed(CaseConflict):
+    """A reporter's "me too" on a case they confirmed before: nothing changed."""
+
+
 @dataclass
 class CaseQuery:
     """Filters and paging for the case queue; ``subdistricts`` None means every one (a staff

@@ -1,10 +1,12 @@
 """The courier's side of the case loop, on SQLite and on PostGIS: the open cases near a position
-(distances to the metre, the box the database searches, the filters and limits)."""
+(distances to the metre, the box the database searches, the filters and limits) and "me too"
+(counted once per reporter, an action with its event, never the reporter's id in public)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from conftest import METRIC, SUB_A, metric_point
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.services.staff import add_staff
 from api.settings import Settings
 from api.stores.nearby import search_box
 from geo import crs as gcrs
@@ -165,3 +168,101 @@ def test_the_search_box_holds_the_whole_circle(lat):
     # and is not much larger than it: within 5 % of the circle's extent
     assert maxy - miny < 1.05 * (glat.max() - glat.min())
     assert maxx - minx < 1.05 * (glon.max() - glon.min())
+
+
+# -- me too --------------------------------------------------------------------------------
+
+
+def post_tip(client, reporter="r_first") -> dict:
+    body = {"lon": PROBE[0], "lat": PROBE[1], "category": "11", "reporter_id": reporter}
+    r = client.post("/api/tips", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def confirm(client, tip_id, reporter, expect=200) -> dict:
+    r = client.post(f"/api/tips/{tip_id}/confirm", json={"reporter_id": reporter})
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+def test_me_too_is_counted_once_per_reporter_as_an_action_with_its_event(client, small_city):
+    tip_id = post_tip(client)["tip_id"]
+    assert confirm(client, tip_id, "r_second") == {
+        "tip_id": tip_id,
+        "state": "reported",
+        "confirmations": 1,
+        "counted": True,
+    }
+    again = confirm(client, tip_id, "r_second")
+    assert (again["confirmations"], again["counted"]) == (1, False)
+    own = confirm(client, tip_id, "r_first")  # the tip's own reporter
+    assert (own["confirmations"], own["counted"]) == (1, False)
+    assert confirm(client, tip_id, "r_third")["confirmations"] == 2
+
+    public = client.get(f"/api/tips/{tip_id}")
+    assert public.json()["properties"]["confirmations"] == 2
+    assert nearby(client)["cases"][0]["confirmations"] == 2
+    store = client.app.state.store
+    _, token = add_staff(small_city, store, "admin", role="admin")
+    staff = client.get(f"/api/cases/{tip_id}", headers={"Authorization": f"Bearer {token}"})
+    history = staff.json()["history"]
+    assert [(h["action"], h["from_state"], h["to_state"], h["role"]) for h in history] == [
+        ("confirm", "reported", "reported", "reporter"),
+        ("confirm", "reported", "reported", "reporter"),
+    ]
+    assert {(h["note"], h["public_note"], h["staff_id"]) for h in history} == {("", "", None)}
+    events = [json.loads(e["payload"]) for e in store.pending_events(NOW + dt.timedelta(1), 10)]
+    assert [(e["event"], e["confirmations"], e["to_state"]) for e in events] == [
+        ("case.confirm", 1, "reported")  # one pending per case: the oldest
+    ]
+    assert store.count_events() == 2
+    for text in (public.text, staff.text, json.dumps(events)):
+        for reporter in ("r_first", "r_second", "r_third"):
+            assert reporter not in text
+
+
+def test_me_too_on_a_closed_or_missing_case_and_bad_bodies(client):
+    store = client.app.state.store
+    store.import_tips(
+        [stored("T-closed", 0, 0, state="closed"), stored("T-rej", 5, 0, state="rejected")]
+    )
+    assert "closed" in confirm(client, "T-closed", "r_x", expect=409)["detail"]
+    assert "rejected" in confirm(client, "T-rej", "r_x", expect=409)["detail"]
+    assert confirm(client, "T-missing", "r_x", expect=404)["detail"].startswith("tip_id")
+    tip_id = post_tip(client)["tip_id"]
+    assert confirm(client, tip_id, "", expect=422)["detail"].startswith("reporter_id")
+    assert confirm(client, tip_id, "r" * 65, expect=422)["detail"].startswith("reporter_id")
+    r = client.post(f"/api/tips/{tip_id}/confirm", json={"reporter_id": "r", "extra": 1})
+    assert r.status_code == 422
+    assert client.get(f"/api/tips/{tip_id}").json()["properties"]["confirmations"] == 0
+
+
+def test_me_too_shares_the_rate_limit_of_tips(store_url, small_city):
+    settings = Settings(db=store_url, tip_rate_per_reporter_per_minute=2)
+    with TestClient(create_app(settings, city=small_city)) as client:
+        first, second = post_tip(client, "r_a")["tip_id"], post_tip(client, "r_b")["tip_id"]
+        post_tip(client, "r_busy")  # one tip ...
+        assert confirm(client, first, "r_busy")["counted"]  # ... and one "me too": two
+        r = client.post(f"/api/tips/{second}/confirm", json={"reporter_id": "r_busy"})
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+        assert client.get(f"/api/tips/{second}").json()["properties"]["confirmations"] == 0
+
+
+def test_reporters_confirming_at_once_are_all_counted(client):
+    tip_id = post_tip(client)["tip_id"]
+    start = threading.Barrier(4)
+    answers = []
+
+    def me_too(n):
+        start.wait()
+        answers.append(confirm(client, tip_id, f"r_crowd_{n}"))
+
+    threads = [threading.Thread(target=me_too, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(a["confirmations"] for a in answers) == [1, 2, 3, 4]
+    assert all(a["counted"] for a in answers)
+    assert client.get(f"/api/tips/{tip_id}").json()["properties"]["confirmations"] == 4
