@@ -1,5 +1,7 @@
-"""The courier page (驿站地图): every station on a phone-sized map, the nearest open ones, and a
-hazard report form.
+"""The courier page (驿站地图): every station on a phone-sized map, the nearest open ones, a
+hazard report form that first lists the open cases of its category nearby (我也遇到 or 仍要上报),
+and 我的上报, the reports this phone sent with the state of each case and, once it is closed,
+问题解决了吗.
 
 The page is one Folium map. Its stations are one JSON row each (position, open state, GCJ-02
 position, amenity codes and a popup rendered from ``templates/station_popup.html``), which the
