@@ -225,7 +225,10 @@ def _read_geojson(data: bytes, name: str, crs: str | None) -> Points:
     if not isinstance(features, list):
         raise InvalidLayer(f"{name}: a FeatureCollection's 'features' must be a list")
     declared = _declared_crs(doc.get("crs"), name)
-    if crs is not None and declared is not None and gcrs.parse_crs(crs) != declared:
+    given = None if crs is None else gcrs.parse_crs(crs)
+    # a file that says WGS84 may hold GCJ-02 or BD-09 numbers (they have no EPSG code)
+    offset = declared == "wgs84" and given in ("gcj02", "bd09")
+    if given is not None and declared is not None and given != declared and not offset:
         raise InvalidLayer(f"{name}: declares the CRS {declared}, but the crs given is {crs!r}")
     rows: list[dict[str, str]] = []
     lon = np.full(len(features), np.nan)

@@ -90,6 +90,8 @@ def import_cases(
     table, lon, lat, problem = points
     if source is not None and not SOURCE.fullmatch(source):
         raise InvalidInput(f"source: {source!r} is not a code like hotline_12345 (a-z, 0-9, _)")
+    if len(table) == 0:
+        return ImportResult(rows=0, added=0, existing=0)  # (a GeoJSON file then has no columns)
     missing = [c for c in REQUIRED if c not in table.columns]
     if "source" not in table.columns and source is None:
         missing.append("source (or give one source for the file)")

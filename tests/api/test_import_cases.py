@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SUB_A, SUB_B, cell_code, write_pack
+from conftest import METRIC, SUB_A, SUB_B, cell_code, write_pack
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -235,6 +235,46 @@ def test_geojson_and_csv_positions_in_gcj02_are_stored_in_wgs84(importer):
         expect=422,
     )
     assert problems["detail"] == "body row 1: geometry: not a point"
+
+
+def test_a_geojson_crs_member_is_honoured_and_an_empty_file_adds_nothing(importer):
+    client, tok = importer
+    x, y = (float(v) for v in gcrs.project(*IN_A, METRIC))
+    projected = {
+        "type": "FeatureCollection",
+        "crs": {
+            "type": "name",
+            "properties": {"name": f"urn:ogc:def:crs:{METRIC.replace(':', '::')}"},
+        },
+        "features": [feature("P-1", x, y, reported_at="2026-12-01T09:00", category="11")],
+    }
+    post(client, tok["admin"], json.dumps(projected), media="application/json", source="gis")
+    case = cases(client, tok["admin"], source="gis")["P-1"]
+    assert abs(case["lon"] - IN_A[0]) < 1e-7 and abs(case["lat"] - IN_A[1]) < 1e-7
+    detail = post(
+        client,
+        tok["admin"],
+        json.dumps(projected),
+        media="application/json",
+        source="gis",
+        crs="gcj02",
+        expect=422,
+    )["detail"]
+    assert detail == f"body: declares the CRS {METRIC}, but the crs given is 'gcj02'"
+    # a file that says WGS84 may hold GCJ-02 numbers
+    glon, glat = (float(v) for v in gcrs.from_wgs84(*IN_A, crs="gcj02"))
+    says_wgs84 = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
+        "features": [feature("Q-1", glon, glat, reported_at="2026-12-01T09:00", category="11")],
+    }
+    body = json.dumps(says_wgs84)
+    post(client, tok["admin"], body, media="application/json", source="gis", crs="gcj02")
+    case = cases(client, tok["admin"], source="gis")["Q-1"]
+    assert abs(case["lon"] - IN_A[0]) < 1e-7 and abs(case["lat"] - IN_A[1]) < 1e-7
+    empty = '{"type": "FeatureCollection", "features": []}'
+    answer = post(client, tok["admin"], empty, media="application/geo+json", source="gis")
+    assert answer == {"rows": 0, "added": 0, "existing": 0}
 
 
 def test_only_dispatchers_and_admins_import_and_a_scoped_one_only_into_its_area(importer):
