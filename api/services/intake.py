@@ -1,5 +1,6 @@
-"""Tip intake, written once for every way a tip arrives: the phone's POST, and the tips of a data
-pack (later a bulk import or an Open311 request), all stored through the same store path.
+"""Tip intake, written once for every way a tip arrives: the phone's POST, the tips of a data
+pack and a bulk import of cases (:mod:`api.services.imports`; later an Open311 request), all
+stored through the same store paths.
 
 A tip is checked (category, text lengths, coordinates), replayed when its idempotency key was
 seen with the same body, rate limited per reporter and per client address, assigned to its grid
