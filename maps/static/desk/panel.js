@@ -60,7 +60,7 @@ export async function openCase(app, tipId, { keepMessage = false } = {}) {
     c = await api("/api/cases/" + encodeURIComponent(tipId));
   } catch (e) {
     if (session !== app.session || mine !== seq || e.status === 401) return;
-    clear($("yzd-c-body"));
+    delete clear($("yzd-c-body")).dataset.tip;
     message((e.status === 403 ? "无权查看：" : "加载失败：") + e.detail, "error");
     setState("error");
     return;
