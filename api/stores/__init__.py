@@ -12,10 +12,13 @@ import sqlalchemy as sa
 from api.stores.contract import (
     CASE_COLUMNS,
     GROUP_KEYS,
+    METRIC_COUNTS,
+    METRIC_KEYS,
     TIP_COLUMNS,
     CaseConflict,
     CaseQuery,
     IdempotencyConflict,
+    MetricsQuery,
     Store,
     TipQuery,
 )
@@ -27,10 +30,13 @@ from geo.errors import InvalidInput
 __all__ = [
     "CASE_COLUMNS",
     "GROUP_KEYS",
+    "METRIC_COUNTS",
+    "METRIC_KEYS",
     "TIP_COLUMNS",
     "CaseConflict",
     "CaseQuery",
     "IdempotencyConflict",
+    "MetricsQuery",
     "Revisions",
     "Store",
     "TipQuery",

@@ -35,15 +35,16 @@ from api.stores.contract import (
     check_keys,
 )
 from api.stores.engines import Target, sqlite_transaction
+from api.stores.metrics import CaseMetrics
 from api.stores.schema import CITY_OFFSET, CityTime, months_table, tips_table, to_instant
 from geo.errors import InvalidInput
 
 FLOAT_COLUMNS = ("lon", "lat", "street_distance_m", "station_distance_m")
 
 
-class SQLStore(CaseTables, Store):
-    """Tips in the table ``tips`` of a SQLite file or a PostgreSQL database with PostGIS, and
-    their cases (:mod:`api.stores.cases`)."""
+class SQLStore(CaseTables, CaseMetrics, Store):
+    """Tips in the table ``tips`` of a SQLite file or a PostgreSQL database with PostGIS, their
+    cases (:mod:`api.stores.cases`) and the rates of those (:mod:`api.stores.metrics`)."""
 
     def __init__(self, target: Target):
         self.backend = target.backend
