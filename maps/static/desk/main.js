@@ -72,7 +72,8 @@ function signOut(message) {
 async function refresh() {
   const session = app.session;
   setState("loading");
-  await Promise.allSettled([loadQueue(app, { keep: true }), loadRates(app)]);
+  const done = await Promise.allSettled([loadQueue(app, { keep: true }), loadRates(app)]);
+  for (const one of done) if (one.status === "rejected") console.error(one.reason);
   if (session !== app.session) return;
   loads += 1;
   document.body.dataset.loads = String(loads);

@@ -6,7 +6,7 @@
 
 import { api } from "./api.js";
 import { markCase } from "./casemap.js";
-import { $, clear, el, fullTime, lateBy, option, stateBadge } from "./dom.js";
+import { $, clear, el, fullTime, lateBy, option, shortTime, stateBadge } from "./dom.js";
 import { markRow } from "./queue.js";
 
 const NOTE_LABELS = {
@@ -279,10 +279,12 @@ function history(app, rows) {
   for (const h of rows) {
     const tr = el("tr");
     tr.dataset.action = h.action;
-    tr.appendChild(el("td", "yzd-nowrap", fullTime(h.at)));
+    const when = el("td", "yzd-nowrap", shortTime(h.at));
+    when.title = fullTime(h.at);
+    tr.appendChild(when);
     tr.appendChild(el("td", "", w.actions[h.action] || h.action));
     const from = w.states[h.from_state] || h.from_state;
-    tr.appendChild(el("td", "", from + " → " + (w.states[h.to_state] || h.to_state)));
+    tr.appendChild(el("td", "yzd-nowrap", from + " → " + (w.states[h.to_state] || h.to_state)));
     tr.appendChild(el("td", "", w.roles[h.role] || h.role));
     tr.appendChild(el("td", "", h.unit_id ? app.unitName(h.unit_id) : "—"));
     const notes = el("td", "yzd-notes");

@@ -125,11 +125,11 @@ function chart(groups) {
     const name = String(g.name || g.key || "—");
     const short = name.length > 7 ? name.slice(0, 7) + "…" : name;
     bar.appendChild(svg("text", { x: labelW - 6, y: y + 14, "text-anchor": "end" }, short));
-    const box = { x: labelW, y: y + 3, height: rowH - 8 };
-    bar.appendChild(svg("rect", { ...box, width: barW, class: "yzd-bar-bg" }));
+    const area = { x: labelW, y: y + 3, height: rowH - 8 };
+    bar.appendChild(svg("rect", { ...area, width: barW, class: "yzd-bar-bg" }));
     if (has) {
       const filled = Math.max(0, Math.min(1, value)) * barW;
-      bar.appendChild(svg("rect", { ...box, width: filled, class: "yzd-bar-fg" }));
+      bar.appendChild(svg("rect", { ...area, width: filled, class: "yzd-bar-fg" }));
     }
     const label = { x: labelW + barW + 4, y: y + 14, class: "yzd-bar-value" };
     bar.appendChild(svg("text", label, percent(value)));
