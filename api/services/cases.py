@@ -82,9 +82,10 @@ ACTION_NAMES = {
     "rework": "返工",
     "suspend": "缓办",
     "resume": "恢复办理",
-    # written by a reporter's answer, never taken by staff
+    # written by reporters, never taken by staff
     "feedback": "群众评价",
     "reopen": "群众反馈未解决",
+    "confirm": "我也遇到",
 }
 STEP_NAMES = {"register": "立案", "dispatch": "派遣", "handle": "处置", "verify": "核查"}
 URGENCY_NAMES = {"normal": "一般", "urgent": "紧急"}
