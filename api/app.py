@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from api import errors, openapi
 from api.geojson import StationCatalog
 from api.middleware import BodyLimit, GZip
-from api.routes import cases, meta, pages, planning, sla, stations, tips
+from api.routes import cases, desk, meta, metrics, pages, planning, sla, stations, tips
 from api.services import webhook
 from api.services.history import import_pack_history, import_pack_staff
 from api.services.intake import IntakeLimiter, import_pack_tips
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, *, city: City | None = None) ->
     app.add_middleware(GZip, minimum_size=1024)
     errors.install(app)
     openapi.install(app)
-    for module in (meta, stations, tips, cases, sla, planning, pages):
+    for module in (meta, stations, tips, cases, metrics, sla, planning, pages, desk):
         app.include_router(module.router)
     pages.mount_static(app)
     return app

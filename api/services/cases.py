@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from api.services.staff import Role, Staff, require
+from api.services.staff import ROLE_NAMES, Role, Staff, require
 from api.settings import Settings
 from api.stores import AlreadyConfirmed, CaseConflict, Store
 from geo.city import City
@@ -77,6 +77,23 @@ ACTIONS: tuple[Action, ...] = (
     "suspend",
     "resume",
 )
+ACTION_NAMES = {
+    "register": "立案",
+    "reject": "不予立案",
+    "dispatch": "派遣",
+    "return": "退单",
+    "handle": "处置",
+    "verify": "核查结案",
+    "rework": "返工",
+    "suspend": "缓办",
+    "resume": "恢复办理",
+    # written by reporters, never taken by staff
+    "feedback": "群众评价",
+    "reopen": "群众反馈未解决",
+    "confirm": "我也遇到",
+}
+STEP_NAMES = {"register": "立案", "dispatch": "派遣", "handle": "处置", "verify": "核查"}
+URGENCY_NAMES = {"normal": "一般", "urgent": "紧急"}
 # the step whose clock a state runs
 STEP_OF: dict[str, Step] = {
     "reported": "register",
@@ -108,6 +125,28 @@ RULES: dict[Action, Rule] = {
     "suspend": Rule(("dispatcher",), ("registered", "dispatched"), "suspended", needs_note=True),
     "resume": Rule(("dispatcher",), ("suspended",), None),
 }
+
+
+# what an action takes besides its note and public note; anything else is refused
+ACTION_FIELDS: dict[Action, tuple[str, ...]] = {
+    "register": ("urgency",),
+    "reject": ("duplicate_of",),
+    "dispatch": ("unit_id", "urgency"),
+}
+
+
+def vocabulary() -> dict[str, Any]:
+    """What a page needs to speak of cases in Chinese: the names of states, actions, steps,
+    urgencies and roles, and per action whether it needs a reason and which fields it takes."""
+    return {
+        "states": STATE_NAMES,
+        "actions": ACTION_NAMES,
+        "steps": STEP_NAMES,
+        "urgencies": URGENCY_NAMES,
+        "roles": {**ROLE_NAMES, "reporter": "上报人"},
+        "needs_note": [a for a, rule in RULES.items() if rule.needs_note],
+        "fields": {a: list(ACTION_FIELDS.get(a, ())) for a in ACTIONS},
+    }
 
 
 @dataclass(frozen=True)
@@ -334,14 +373,15 @@ def transition(
     :data:`RULES`); ``lookup`` finds another case (for ``duplicate_of``)."""
     urgency: Urgency = check_choice("urgency", case["urgency"], URGENCIES)
     changes: dict[str, Any] = {}
+    takes = ACTION_FIELDS.get(action, ())
     if request.urgency is not None:
-        if action not in ("register", "dispatch"):
+        if "urgency" not in takes:
             raise InvalidInput(f"urgency: is set when registering or dispatching, not {action!r}")
         urgency = check_choice("urgency", request.urgency, URGENCIES)
         changes["urgency"] = urgency
-    if request.unit_id is not None and action != "dispatch":
+    if request.unit_id is not None and "unit_id" not in takes:
         raise InvalidInput(f"unit_id: is given when dispatching, not {action!r}")
-    if request.duplicate_of is not None and action != "reject":
+    if request.duplicate_of is not None and "duplicate_of" not in takes:
         raise InvalidInput(f"duplicate_of: is given when rejecting, not {action!r}")
 
     def clock(state: str) -> None:

@@ -23,6 +23,21 @@ TIP_COLUMNS = (
 # What count_by may group on: the grid cell, the category, the local month (YYYY-MM), and the
 # position rounded to 0.001 degree (about 100 m; for tips outside every cell).
 GROUP_KEYS = ("grid_code", "category", "month", "lonlat3")
+# What the case rates may group on: the tip's subdistrict, the case's unit, the tip's category,
+# the local month it was reported in (YYYY-MM), the case's source.
+METRIC_KEYS = ("subdistrict", "unit", "category", "month", "source")
+# The counts behind the rates, per group (see MetricsQuery)
+METRIC_COUNTS = (
+    "cases",  # reported in the period
+    "registered",  # registered_at is set
+    "closed",  # state closed
+    "closed_on_time",  # closed, and its last handled_at not after handle_due_at
+    "due",  # with a handling deadline that has passed, or closed; suspended ones left out
+    "reworked",  # rework_count > 0
+    "handled",  # handled_at is set
+    "satisfied",  # satisfaction 'yes'
+    "rated",  # satisfaction 'yes' or 'no'
+)
 
 
 # a case's own columns (the table ``cases``)
@@ -94,6 +109,21 @@ class NearbyQuery:
     category: str
     since: dt.datetime
     limit: int = 20
+
+
+@dataclass
+class MetricsQuery:
+    """Which cases the rates count and how they are grouped: cases reported in ``[since,
+    until)`` (open bounds when None), within a staff scope (``subdistricts`` None means every
+    one, ``unit_id`` one unit's cases), grouped by a key of :data:`METRIC_KEYS`; an open case
+    whose handling deadline is before ``now`` is overdue."""
+
+    now: dt.datetime
+    group_by: str
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    subdistricts: tuple[str, ...] | None = None
+    unit_id: str | None = None
 
 
 @dataclass
@@ -219,6 +249,13 @@ class Store(ABC):
     def import_history(self, cases: list[dict], actions: list[dict]) -> None:
         """Set cases' columns (each dict has every case column) and add their past actions,
         in one transaction, with no outbox events (a pack's history, replayed)."""
+
+    @abstractmethod
+    def case_metrics(self, query: MetricsQuery) -> tuple[list[dict], dict]:
+        """The counts behind the case rates, aggregated in the database: one dict per group of
+        ``query.group_by`` (its ``key``, None for cases without one) and one for all the cases
+        together (``key`` None), each with the counts of :data:`METRIC_COUNTS` and
+        ``median_hours_to_close`` (over closed cases, None without any)."""
 
     @abstractmethod
     def add_staff(self, staff: dict) -> None:
