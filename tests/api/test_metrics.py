@@ -24,7 +24,7 @@ from api.app import create_app
 from api.services.metrics import case_metrics
 from api.services.staff import add_staff
 from api.settings import Settings
-from api.stores import open_store
+from api.stores import MetricsQuery, open_store
 from geo.city import load_city
 
 UNITS = """unit_id,name,categories,subdistricts
@@ -380,3 +380,62 @@ def test_the_service_counts_overdue_at_its_now(store_url, unit_city):
     a = next(g for g in answer["groups"] if g["key"] == SUB_A)
     assert (a["due"], a["on_time_rate"]) == (3, 2 / 3)  # A4 is not overdue yet
     assert answer["as_of"] == "2026-04-03T17:59:59+08:00"
+
+
+def test_medians_match_a_plain_median(store_url):
+    """Many closed cases in few hours of duration (so that the bins SQLite selects from are
+    crowded, and the middle ranks fall inside them), to the microsecond: the store's medians
+    are those of :func:`statistics.median`, per group and in all."""
+    import random
+    import statistics
+
+    rng = random.Random(7)
+    start = dt.datetime(2026, 3, 1, 8, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    durations: dict[str, list[dt.timedelta]] = {"A": [], "B": [], "C": []}
+    rows = []
+    for i in range(300):
+        group = rng.choice("AAB" if i % 50 else "C")
+        took = dt.timedelta(hours=rng.choice([3, 3, 3, 4, 30]), microseconds=rng.randrange(10**9))
+        if i % 17 == 0:
+            took = dt.timedelta(hours=3, minutes=30)  # ties
+        reported = start + dt.timedelta(minutes=i, microseconds=rng.randrange(10**6))
+        if i % 5 == 0:  # a fraction SQLite's date functions would round up to the next second
+            reported = reported.replace(microsecond=999_700)
+            took = dt.timedelta(hours=rng.choice([3, 4]), microseconds=300_100)
+        durations[group].append(took)
+        rows.append(
+            {
+                "tip_id": f"T{i:04d}",
+                "reported_at": reported.isoformat(),
+                "category": "05",
+                "description": "",
+                "reporter_id": "r",
+                "status": "closed",
+                "lon": 114.0015,
+                "lat": 30.5015,
+                "subdistrict_code": group,
+                "case": {"state": "closed", "closed_at": (reported + took).isoformat()},
+            }
+        )
+    store = open_store(store_url)
+    try:
+        store.import_tips(rows)
+        groups, total = store.case_metrics(
+            MetricsQuery(now=dt.datetime.now(dt.UTC), group_by="subdistrict")
+        )
+    finally:
+        store.close()
+
+    def hours(values) -> float:
+        micro = [d // dt.timedelta(microseconds=1) for d in values]
+        return float(statistics.median(micro)) / 3.6e9
+
+    # to the microsecond: PostgreSQL's mean of two intervals is one
+    micro_h = 1e-6 / 3600
+    got = {g["key"]: g["median_hours_to_close"] for g in groups}
+    assert got.keys() == durations.keys()
+    for key, values in durations.items():
+        assert got[key] == pytest.approx(hours(values), rel=0, abs=micro_h), key
+    everything = [d for values in durations.values() for d in values]
+    assert total["median_hours_to_close"] == pytest.approx(hours(everything), rel=0, abs=micro_h)
+    assert {len(v) % 2 for v in durations.values()} == {0, 1}  # odd and even sizes, and 300
