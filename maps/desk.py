@@ -14,55 +14,15 @@ offered, as its GCJ-02 tiles would put every case about 500 m off.
 
 from __future__ import annotations
 
-import html
-
 import folium
 
 from geo.city import City
-from maps.assets import import_map, own_asset
-from maps.encode import SCALE, script_json
-from maps.page import Page, PageApp, TiandituLayer, Verbatim, add_panel, city_map, latlon
+from maps.encode import SCALE
+from maps.page import ModuleApp, Page, TiandituLayer, add_panel, city_map, latlon
 from maps.planning import layer_group, origin, subdistrict_table
 
 TITLE = "案件工作台"
 CASE_PANEL_PX = 440  # the case panel's width in desk.css, kept clear when the map fits the city
-
-
-class _DeskApp(PageApp):
-    """The page's data and layers for ``desk/main.js``, its import map and stylesheets."""
-
-    def __init__(self, data: dict, *, map: folium.Map, cases, subdistricts):
-        super().__init__()
-        self._name = "DeskApp"
-        self.data_json = script_json(data)
-        self.map, self.cases, self.subdistricts = map, cases, subdistricts
-        self.default_css = [
-            ("yizhan_base_css", own_asset("base.css")),
-            ("yizhan_desk_css", own_asset("desk.css")),
-        ]
-
-    def script_text(self) -> str:
-        return (
-            "window.yzDesk = {\n"
-            f"    data: {self.data_json},\n"
-            f"    map: {self.map.get_name()},\n"
-            f"    cases: {self.cases.get_name()},\n"
-            f"    subdistricts: {self.subdistricts.get_name()}\n"
-            "};\n"
-        )
-
-    def render(self, **kwargs):
-        # the modules import each other by relative paths; the import map versions each one
-        header = self.get_root().header  # type: ignore[attr-defined]  # a Figure's
-        header.add_child(
-            Verbatim(f'<script type="importmap">{script_json(import_map("desk"))}</script>'),
-            name="yizhan_import_map",
-        )
-        main = html.escape(own_asset("desk/main.js"))
-        header.add_child(
-            Verbatim(f'<script type="module" src="{main}"></script>'), name="yizhan_desk"
-        )
-        super().render(**kwargs)
 
 
 def desk_page(
@@ -113,6 +73,8 @@ def desk_page(
             **subdistrict_table(city, start),
         },
     }
-    _DeskApp(data, map=m, cases=cases, subdistricts=subdistricts).add_to(m)
+    ModuleApp(
+        "desk", "yzDesk", data, {"map": m, "cases": cases, "subdistricts": subdistricts}
+    ).add_to(m)
     add_panel(page, "desk_panel.html", title=TITLE, city=city.name)
     return page.render()
