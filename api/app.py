@@ -11,8 +11,9 @@ from fastapi import FastAPI
 from api import errors, openapi
 from api.geojson import StationCatalog
 from api.middleware import BodyLimit, GZip
-from api.routes import cases, meta, metrics, pages, planning, sla, stations, tips
+from api.routes import cases, desk, meta, metrics, pages, planning, sla, stations, tips
 from api.services import webhook
+from api.services.history import import_pack_history, import_pack_staff
 from api.services.intake import IntakeLimiter, import_pack_tips
 from api.settings import Settings, get_settings
 from api.stores import open_store
@@ -32,6 +33,11 @@ async def lifespan(app: FastAPI):
             added = import_pack_tips(city, store)
             if added:
                 log.info("imported %d tips from the data pack", added)
+                actions = import_pack_history(city, store, settings)
+                if actions:
+                    log.info("replayed %d case actions from the data pack", actions)
+        if import_pack_staff(city, store):
+            log.info("made the data pack's staff accounts (the store had none)")
         app.state.settings = settings
         app.state.city = city
         app.state.store = store
@@ -67,7 +73,7 @@ def create_app(settings: Settings | None = None, *, city: City | None = None) ->
     app.add_middleware(GZip, minimum_size=1024)
     errors.install(app)
     openapi.install(app)
-    for module in (meta, stations, tips, cases, metrics, sla, planning, pages):
+    for module in (meta, stations, tips, cases, metrics, sla, planning, pages, desk):
         app.include_router(module.router)
     pages.mount_static(app)
     return app

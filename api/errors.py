@@ -48,6 +48,11 @@ class ErrorBody(BaseModel):
     errors: list[FieldError] | None = Field(
         default=None, description="For a request that fails validation: every problem."
     )
+    problems: list[str] | None = Field(
+        default=None,
+        description="For a file refused whole (an import): one line per problem, each naming "
+        "the row and the field.",
+    )
 
 
 _WHY = {
@@ -58,6 +63,7 @@ _WHY = {
     409: "The request conflicts with what is stored: an idempotency key reused, an action "
     "the case's state does not allow, or a case another staff member changed meanwhile.",
     413: "The request body is larger than YIZHAN_MAX_BODY_BYTES.",
+    415: "The body's Content-Type is not one this operation reads.",
     422: "A parameter or a field is not valid; `detail` names it and its value.",
     429: "Over a rate limit; `Retry-After` says after how many seconds to try again.",
 }
@@ -130,7 +136,13 @@ def install(app: FastAPI) -> None:
         headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooMany) else None
         if isinstance(exc, NotAuthenticated):
             headers = {"WWW-Authenticate": 'Bearer realm="yizhan"'}
-        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc), headers=headers)
+        body: dict[str, Any] = {"detail": str(exc)}
+        if isinstance(exc, InvalidLayer) and len(exc.problems) > 1:
+            body = {
+                "detail": f"{len(exc.problems)} problems, the first: {exc.problems[0]}",
+                "problems": exc.problems,
+            }
+        return JSONResponse(body, status_code=status_for(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -87,6 +87,17 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=65_536, ge=1024, description="Largest request body accepted, in bytes."
     )
+    nearby_max_radius_m: float = Field(
+        default=1000.0,
+        gt=0,
+        description="The largest radius_m a nearby-cases query may ask for, in metres.",
+    )
+    nearby_max_days: int = Field(
+        default=30, ge=1, description="The most days back a nearby-cases query may look."
+    )
+    nearby_max_cases: int = Field(
+        default=20, ge=1, description="The most cases a nearby-cases query answers, nearest first."
+    )
     suggest_max_count: int = Field(
         default=200, ge=1, description="Most new sites one suggestion may ask for."
     )

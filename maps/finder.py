@@ -1,5 +1,7 @@
-"""The courier page (驿站地图): every station on a phone-sized map, the nearest open ones, and a
-hazard report form.
+"""The courier page (驿站地图): every station on a phone-sized map, the nearest open ones, a
+hazard report form that first lists the open cases of its category nearby (我也遇到 or 仍要上报),
+and 我的上报, the reports this phone sent with the state of each case and, once it is closed,
+问题解决了吗.
 
 The page is one Folium map. Its stations are one JSON row each (position, open state, GCJ-02
 position, amenity codes and a popup rendered from ``templates/station_popup.html``), which the
@@ -13,7 +15,6 @@ data and the layers it made (``window.yzPage``), and ``finder/main.js`` starts f
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 
 import folium
@@ -25,14 +26,12 @@ from geo.city import City, StationRecord
 from geo.hours import local_time
 from geo.nav import amap_nav_url
 from geo.pack import AMENITIES
-from maps.assets import MARKERCLUSTER_CSS, MARKERCLUSTER_JS, import_map, own_asset
-from maps.encode import script_json
+from maps.assets import MARKERCLUSTER_CSS, MARKERCLUSTER_JS
 from maps.page import (
     TEMPLATES,
+    ModuleApp,
     Page,
-    PageApp,
     TiandituLayer,
-    Verbatim,
     add_panel,
     city_map,
     gaode_layer,
@@ -137,43 +136,6 @@ def gcj_offset_grid(bounds, *, step_deg: float = OFFSET_STEP_DEG, pad_deg: float
     }
 
 
-class _FinderApp(PageApp):
-    """The page's data and layers for ``finder/main.js``, its import map and stylesheets."""
-
-    def __init__(self, data: dict, *, map: folium.Map, cluster, gaode):
-        super().__init__()
-        self._name = "FinderApp"
-        self.data_json = script_json(data)
-        self.map, self.cluster, self.gaode = map, cluster, gaode
-        self.default_css = [
-            ("yizhan_base_css", own_asset("base.css")),
-            ("yizhan_finder_css", own_asset("finder.css")),
-        ]
-
-    def script_text(self) -> str:
-        return (
-            "window.yzPage = {\n"
-            f"    data: {self.data_json},\n"
-            f"    map: {self.map.get_name()},\n"
-            f"    cluster: {self.cluster.get_name()},\n"
-            f"    gaode: {self.gaode.get_name()}\n"
-            "};\n"
-        )
-
-    def render(self, **kwargs):
-        # the modules import each other by relative paths; the import map versions each one
-        header = self.get_root().header  # type: ignore[attr-defined]  # a Figure's
-        header.add_child(
-            Verbatim(f'<script type="importmap">{script_json(import_map("finder"))}</script>'),
-            name="yizhan_import_map",
-        )
-        main = html.escape(own_asset("finder/main.js"))
-        header.add_child(
-            Verbatim(f'<script type="module" src="{main}"></script>'), name="yizhan_finder"
-        )
-        super().render(**kwargs)
-
-
 def finder_page(
     city: City,
     *,
@@ -242,7 +204,7 @@ def finder_page(
         "offset": gcj_offset_grid((minx, miny, maxx, maxy)),
         "stations": rows,
     }
-    _FinderApp(data, map=m, cluster=cluster, gaode=gaode).add_to(m)
+    ModuleApp("finder", "yzPage", data, {"map": m, "cluster": cluster, "gaode": gaode}).add_to(m)
 
     add_panel(
         page,

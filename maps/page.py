@@ -7,6 +7,7 @@ holds are tile templates (and, on the finder, Amap navigation links).
 
 from __future__ import annotations
 
+import html
 from urllib.parse import quote
 
 import folium
@@ -16,7 +17,8 @@ from folium.template import Template
 from jinja2 import Environment, FileSystemLoader
 
 from maps import TEMPLATE_DIR
-from maps.assets import LEAFLET_CSS, LEAFLET_JS
+from maps.assets import LEAFLET_CSS, LEAFLET_JS, import_map, own_asset
+from maps.encode import script_json
 
 OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 GAODE_URL = (
@@ -68,6 +70,41 @@ class PageApp(JSCSSMixin):
     def render(self, **kwargs):
         figure = self.get_root()
         figure.script.add_child(Verbatim(self.script_text()), name=self.get_name())  # type: ignore[attr-defined]  # a Figure's
+        super().render(**kwargs)
+
+
+class ModuleApp(PageApp):
+    """A page run by ES modules (``static/<package>/main.js``). Module scripts run after
+    Folium's inline script, so that script only stores the page's data and the layers it made
+    as ``window.<global_name>``; the import map versions each module (they import each other by
+    relative paths), and ``base.css`` and ``<package>.css`` style the page."""
+
+    def __init__(self, package: str, global_name: str, data: dict, layers: dict[str, Element]):
+        super().__init__()
+        self._name = f"{package.title()}App"
+        self.package, self.global_name, self.layers = package, global_name, layers
+        self.data_json = script_json(data)
+        self.default_css = [
+            ("yizhan_base_css", own_asset("base.css")),
+            (f"yizhan_{package}_css", own_asset(f"{package}.css")),
+        ]
+
+    def script_text(self) -> str:
+        fields = [f"    data: {self.data_json}"]
+        fields += [f"    {key}: {layer.get_name()}" for key, layer in self.layers.items()]
+        return f"window.{self.global_name} = {{\n" + ",\n".join(fields) + "\n};\n"
+
+    def render(self, **kwargs):
+        header = self.get_root().header  # type: ignore[attr-defined]  # a Figure's
+        imports = script_json(import_map(self.package))
+        header.add_child(
+            Verbatim(f'<script type="importmap">{imports}</script>'), name="yizhan_import_map"
+        )
+        main = html.escape(own_asset(f"{self.package}/main.js"))
+        header.add_child(
+            Verbatim(f'<script type="module" src="{main}"></script>'),
+            name=f"yizhan_{self.package}",
+        )
         super().render(**kwargs)
 
 

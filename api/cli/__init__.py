@@ -1,8 +1,8 @@
 """The ``yizhan`` command line: the same use cases the API runs, for batch work.
 
 Commands live by concern in ``batch`` (validate, assign, nearest), ``planning`` (coverage, gaps,
-suggest, map), ``metrics`` (the case rates), ``staff``, ``db`` and ``serve``; :func:`main` turns
-every error into one line and an exit code.
+suggest, map), ``metrics`` (the case rates), ``staff``, ``imports`` (import cases), ``db``
+and ``serve``; :func:`main` turns every error into one line and an exit code.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 
 from pydantic import ValidationError
 
-from api.cli import batch, db, metrics, planning, serve, staff  # noqa: F401 - registers the commands
+from api.cli import batch, db, imports, metrics, planning, serve, staff  # noqa: F401
 from api.cli.app import app, say
 from geo.errors import YizhanError
 

@@ -1,19 +1,20 @@
-"""The case loop for staff (bearer tokens): cases, their actions, the units."""
+"""The case loop for staff (bearer tokens): cases, their actions, the units, imports."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CityDep, SettingsDep, StoreDep
 from api.errors import error_responses
 from api.services import cases as case_service
 from api.services.cases import ACTIONS, STATES, URGENCIES, ActionRequest
+from api.services.imports import Format, import_cases, read_cases
 from api.services.planning import categories_of, parse_when
-from api.services.staff import ROLE_NAMES, Staff, authenticate
+from api.services.staff import ROLE_NAMES, Staff, authenticate, require
 from api.stores import CaseQuery
 from geo.errors import InvalidInput
 from geo.hours import CITY_TZ
@@ -201,3 +202,92 @@ def list_units(staff: StaffDep, city: CityDep) -> list[dict]:
             }
         )
     return out
+
+
+# what the import reads, by the body's Content-Type
+IMPORT_TYPES: dict[str, Format] = {
+    "application/geo+json": "geojson",
+    "application/json": "geojson",
+    "text/csv": "csv",
+}
+_FEATURE_COLLECTION = {
+    "type": "object",
+    "required": ["type", "features"],
+    "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "features": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "description": "A Point Feature whose properties are external_id, source, "
+                "reported_at, category and description.",
+            },
+        },
+    },
+}
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()  # refused with 413 past YIZHAN_MAX_BODY_BYTES
+
+
+class ImportOut(BaseModel):
+    """What an import did."""
+
+    rows: int = Field(description="Rows (CSV) or features (GeoJSON) read.")
+    added: int = Field(description="Cases added.")
+    existing: int = Field(description="Rows whose case was imported before (left as it is).")
+
+
+@router.post(
+    "/cases/import",
+    summary="Import cases from another system (12345, grid workers): CSV or GeoJSON",
+    description="A file imported again adds only what is new (a case's id comes from its "
+    "source and external_id). A bad row refuses the whole file: 422 with one line per bad row "
+    "in `problems`. Dispatchers and admins only; a dispatcher limited to subdistricts imports "
+    "only into them.",
+    responses=error_responses(400, *STAFF_ERRORS, 413, 415, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/geo+json": {"schema": _FEATURE_COLLECTION},
+                "application/json": {"schema": _FEATURE_COLLECTION},
+                "text/csv": {
+                    "schema": {
+                        "type": "string",
+                        "description": "A header with lon, lat, external_id, reported_at, "
+                        "category (and source, description), then a row per case.",
+                    }
+                },
+            },
+        }
+    },
+)
+def import_case_file(
+    request: Request,
+    staff: StaffDep,
+    city: CityDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    body: Annotated[bytes, Depends(_raw_body)],
+    source: Annotated[
+        str | None,
+        Query(max_length=32, description="Source of rows without one, e.g. hotline_12345."),
+    ] = None,
+    crs: Annotated[
+        str | None,
+        Query(description="The coordinates' CRS: wgs84 (default), gcj02, bd09 or EPSG:<code>."),
+    ] = None,
+) -> ImportOut:
+    require(staff, "dispatcher")
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    fmt = IMPORT_TYPES.get(media)
+    if fmt is None:
+        raise HTTPException(
+            415, f"Content-Type: {media or '(none)'!r} is not one of {', '.join(IMPORT_TYPES)}"
+        )
+    points = read_cases(body, fmt=fmt, crs=crs)
+    scope = staff.subdistricts if staff.role == "dispatcher" and staff.subdistricts else None
+    result = import_cases(city, store, settings, points, source=source, scope=scope)
+    return ImportOut(rows=result.rows, added=result.added, existing=result.existing)

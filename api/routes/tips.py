@@ -11,8 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import CityDep, SettingsDep, StoreDep
 from api.errors import error_responses
 from api.geojson import check_out_crs, parse_bbox, public_tip, tip_feature
-from api.services.cases import FIXED, feedback, public_notes, receipt_for
+from api.services.cases import (
+    FIXED,
+    STATE_NAMES,
+    confirm,
+    feedback,
+    public_notes,
+    receipt_for,
+)
 from api.services.intake import TipSubmission, submit_tip
+from api.services.nearby import DEFAULT_DAYS, DEFAULT_RADIUS_M, nearby_cases
 from api.services.planning import categories_of, parse_when
 from api.stores import TipQuery
 from geo.errors import InvalidInput, NotFound
@@ -128,6 +136,62 @@ def list_tips(
     return out
 
 
+class NearbyCase(BaseModel):
+    """An open case near the position asked about, as anyone may see it."""
+
+    tip_id: str
+    category: str
+    category_name: str
+    reported_at: str = Field(description="ISO 8601, city time.")
+    state: str
+    state_name: str = Field(description="The state in Chinese, e.g. 已派遣.")
+    distance_m: int = Field(description="From the position asked about, to the metre.")
+    confirmations: int = Field(description="How many other reporters said 'me too'.")
+    street_name: str | None
+    description: str
+
+
+class NearbyOut(BaseModel):
+    """The open cases near a position, nearest first."""
+
+    radius_m: float
+    days: int
+    cases: list[NearbyCase]
+
+
+# declared before /{tip_id}, which would take "nearby" for an id
+@router.get(
+    "/nearby",
+    summary="Open cases of a category near a position, before a report: say 'me too' instead",
+    responses=error_responses(422),
+)
+def get_nearby(
+    city: CityDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    lon: Annotated[float, Query(allow_inf_nan=False, description="Longitude in `crs`.")],
+    lat: Annotated[float, Query(allow_inf_nan=False, description="Latitude in `crs`.")],
+    category: Annotated[str, Query(max_length=16, description="Category code, e.g. 11.")],
+    crs: Annotated[str, Query(description="wgs84, gcj02, bd09 or EPSG:<code>.")] = "wgs84",
+    radius_m: Annotated[
+        float,
+        Query(
+            gt=0,
+            allow_inf_nan=False,
+            description="Metres around the position (at most YIZHAN_NEARBY_MAX_RADIUS_M).",
+        ),
+    ] = DEFAULT_RADIUS_M,
+    days: Annotated[
+        int,
+        Query(ge=1, description="Reported in the last days (at most YIZHAN_NEARBY_MAX_DAYS)."),
+    ] = DEFAULT_DAYS,
+) -> NearbyOut:
+    found = nearby_cases(
+        city, store, settings, lon, lat, category=category, crs=crs, radius_m=radius_m, days=days
+    )
+    return NearbyOut(radius_m=radius_m, days=days, cases=[NearbyCase(**c) for c in found])
+
+
 @router.get(
     "/{tip_id}",
     summary="One tip (public view): its case's state and public notes",
@@ -141,6 +205,7 @@ def get_tip(tip_id: str, city: CityDep, store: StoreDep) -> dict:
     feature = tip_feature(tip, _categories(city))
     feature["properties"].update(
         state=case["state"],
+        state_name=STATE_NAMES[case["state"]],
         confirmations=case["confirmations"],
         notes=public_notes(store.case_history(tip_id)),
     )
@@ -166,3 +231,45 @@ def post_feedback(
 ) -> dict:
     case = feedback(city, store, settings, tip_id, receipt=body.receipt, fixed=body.fixed)
     return {"tip_id": tip_id, "state": case["state"], "satisfaction": case["satisfaction"]}
+
+
+class ConfirmIn(BaseModel):
+    """A reporter's "me too" (我也遇到) on an open case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reporter_id: str = Field(min_length=1, description="Pseudonymous reporter id; never shown.")
+
+
+class ConfirmOut(BaseModel):
+    """The case's count of "me too" after this one."""
+
+    tip_id: str
+    state: str
+    confirmations: int = Field(description="How many other reporters said 'me too'.")
+    counted: bool = Field(
+        description="False when this reporter confirmed the case before, or reported it: the "
+        "count is unchanged."
+    )
+
+
+@router.post(
+    "/{tip_id}/confirm",
+    summary="'Me too' on an open case, counted once per reporter",
+    description="A repeat by the same reporter (or by the tip's own reporter) answers 200 with "
+    "`counted: false` and the count unchanged; a closed or rejected case answers 409. Rate "
+    "limited with the tips (429).",
+    responses=error_responses(400, 404, 409, 413, 422, 429),
+)
+def post_confirm(
+    tip_id: str, body: ConfirmIn, request: Request, store: StoreDep, settings: SettingsDep
+) -> ConfirmOut:
+    answer = confirm(
+        store,
+        settings,
+        tip_id,
+        reporter_id=body.reporter_id,
+        address=request.client.host if request.client else "unknown",
+        limiter=request.app.state.limiter,
+    )
+    return ConfirmOut(**answer)

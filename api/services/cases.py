@@ -15,7 +15,8 @@ Each state but the resting ones (rejected, closed, suspended) runs the clock of 
 (:mod:`geo.sla`): working time for normal cases, calendar time for urgent ones. A case past its
 step's deadline is overdue. Every action is one transaction (:meth:`Store.apply_action`): the
 case changes only if no one changed it meanwhile, its history gets the action and the outbox
-its event.
+its event. A reporter's "me too" (:func:`confirm`) is such an action too, ``confirm``, which
+only counts.
 """
 
 from __future__ import annotations
@@ -24,18 +25,22 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from api.services.staff import Role, Staff, require
+from api.services.staff import ROLE_NAMES, Role, Staff, require
 from api.settings import Settings
-from api.stores import Store
+from api.stores import AlreadyConfirmed, CaseConflict, Store
 from geo.city import City
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound, check_choice
 from geo.hours import CITY_TZ
 from geo.pack import URGENCIES, Step, Urgency
 from geo.sla import step_due
 from geo.units import route_unit
+
+if TYPE_CHECKING:
+    from api.services.intake import IntakeLimiter
 
 State = Literal[
     "reported", "registered", "rejected", "dispatched", "handled", "closed", "suspended"
@@ -72,6 +77,23 @@ ACTIONS: tuple[Action, ...] = (
     "suspend",
     "resume",
 )
+ACTION_NAMES = {
+    "register": "立案",
+    "reject": "不予立案",
+    "dispatch": "派遣",
+    "return": "退单",
+    "handle": "处置",
+    "verify": "核查结案",
+    "rework": "返工",
+    "suspend": "缓办",
+    "resume": "恢复办理",
+    # written by reporters, never taken by staff
+    "feedback": "群众评价",
+    "reopen": "群众反馈未解决",
+    "confirm": "我也遇到",
+}
+STEP_NAMES = {"register": "立案", "dispatch": "派遣", "handle": "处置", "verify": "核查"}
+URGENCY_NAMES = {"normal": "一般", "urgent": "紧急"}
 # the step whose clock a state runs
 STEP_OF: dict[str, Step] = {
     "reported": "register",
@@ -103,6 +125,28 @@ RULES: dict[Action, Rule] = {
     "suspend": Rule(("dispatcher",), ("registered", "dispatched"), "suspended", needs_note=True),
     "resume": Rule(("dispatcher",), ("suspended",), None),
 }
+
+
+# what an action takes besides its note and public note; anything else is refused
+ACTION_FIELDS: dict[Action, tuple[str, ...]] = {
+    "register": ("urgency",),
+    "reject": ("duplicate_of",),
+    "dispatch": ("unit_id", "urgency"),
+}
+
+
+def vocabulary() -> dict[str, Any]:
+    """What a page needs to speak of cases in Chinese: the names of states, actions, steps,
+    urgencies and roles, and per action whether it needs a reason and which fields it takes."""
+    return {
+        "states": STATE_NAMES,
+        "actions": ACTION_NAMES,
+        "steps": STEP_NAMES,
+        "urgencies": URGENCY_NAMES,
+        "roles": {**ROLE_NAMES, "reporter": "上报人"},
+        "needs_note": [a for a, rule in RULES.items() if rule.needs_note],
+        "fields": {a: list(ACTION_FIELDS.get(a, ())) for a in ACTIONS},
+    }
 
 
 @dataclass(frozen=True)
@@ -263,7 +307,7 @@ def act(
     )
     if rule.needs_note and not note:
         raise InvalidInput(f"note: {action!r} needs a reason")
-    changes = _changes(city, store, settings, case, action, request, now)
+    changes = transition(city, settings, case, action, request, now, lookup=store.get_case)
     to_state = changes.get("state", state)
     record = {
         "action": action,
@@ -302,6 +346,7 @@ def _apply(
         "due_at": changes.get("due_at", case["due_at"]),
         "status": open311_status(record["to_state"]),
         "public_note": record["public_note"],
+        "confirmations": changes.get("confirmations", case["confirmations"]),
     }
     updated = store.apply_action(  # CaseConflict (409) if someone acted meanwhile
         tip_id,
@@ -314,25 +359,29 @@ def _apply(
     return staff_view(updated, store.case_history(tip_id), now=now, staff=staff)
 
 
-def _changes(
+def transition(
     city: City,
-    store: Store,
     settings: Settings,
     case: dict,
     action: Action,
     request: ActionRequest,
     now: dt.datetime,
+    *,
+    lookup: Callable[[str], dict | None],
 ) -> dict[str, Any]:
+    """The columns ``action`` changes on ``case`` at ``now`` (its state allows it: see
+    :data:`RULES`); ``lookup`` finds another case (for ``duplicate_of``)."""
     urgency: Urgency = check_choice("urgency", case["urgency"], URGENCIES)
     changes: dict[str, Any] = {}
+    takes = ACTION_FIELDS.get(action, ())
     if request.urgency is not None:
-        if action not in ("register", "dispatch"):
+        if "urgency" not in takes:
             raise InvalidInput(f"urgency: is set when registering or dispatching, not {action!r}")
         urgency = check_choice("urgency", request.urgency, URGENCIES)
         changes["urgency"] = urgency
-    if request.unit_id is not None and action != "dispatch":
+    if request.unit_id is not None and "unit_id" not in takes:
         raise InvalidInput(f"unit_id: is given when dispatching, not {action!r}")
-    if request.duplicate_of is not None and action != "reject":
+    if request.duplicate_of is not None and "duplicate_of" not in takes:
         raise InvalidInput(f"duplicate_of: is given when rejecting, not {action!r}")
 
     def clock(state: str) -> None:
@@ -355,7 +404,7 @@ def _changes(
     elif action == "reject":
         changes["state"] = "rejected"
         if request.duplicate_of is not None:
-            changes["duplicate_of"] = _open_case(store, request.duplicate_of, case["tip_id"])
+            changes["duplicate_of"] = _open_case(lookup, request.duplicate_of, case["tip_id"])
         stop_clock()
     elif action == "dispatch":
         unit = request.unit_id or case["unit_id"] or suggested_unit(city, case)
@@ -389,10 +438,10 @@ def _changes(
     return changes
 
 
-def _open_case(store: Store, duplicate_of: str, tip_id: str) -> str:
+def _open_case(lookup: Callable[[str], dict | None], duplicate_of: str, tip_id: str) -> str:
     if duplicate_of == tip_id:
         raise InvalidInput("duplicate_of: a case cannot repeat itself")
-    other = store.get_case(duplicate_of)
+    other = lookup(duplicate_of)
     if other is None:
         raise InvalidInput(f"duplicate_of: {duplicate_of!r} does not exist")
     if other["state"] in ("rejected", "closed"):
@@ -432,6 +481,31 @@ def check_receipt(store: Store, tip_id: str, receipt: str | None) -> None:
         raise Forbidden("receipt: missing or not the receipt of this tip")
 
 
+def answer_changes(
+    city: City, settings: Settings, case: dict, answer: Fixed, now: dt.datetime
+) -> dict[str, Any]:
+    """The columns a reporter's answer changes on a closed case: "no" reopens it (back to its
+    unit, the handling clock restarted), the others record the satisfaction."""
+    changes: dict[str, Any] = {"satisfaction": answer}
+    if answer == "no":
+        due = due_for(
+            city,
+            settings,
+            step="handle",
+            category=case["category"],
+            urgency=case["urgency"],
+            start=now,
+        )
+        changes.update(
+            state="dispatched",
+            reopen_count=case["reopen_count"] + 1,
+            closed_at=None,
+            step="handle",
+            due_at=due.isoformat(),
+        )
+    return changes
+
+
 def feedback(
     city: City,
     store: Store,
@@ -451,25 +525,8 @@ def feedback(
     check_receipt(store, tip_id, receipt)
     if case["state"] != "closed":
         raise Conflict(f"tip_id: {tip_id!r} is {case['state']}, not closed: nothing to answer")
-    changes: dict[str, Any] = {"satisfaction": answer}
-    action, to_state = "feedback", "closed"
-    if answer == "no":
-        action, to_state = "reopen", "dispatched"
-        due = due_for(
-            city,
-            settings,
-            step="handle",
-            category=case["category"],
-            urgency=case["urgency"],
-            start=now,
-        )
-        changes.update(
-            state="dispatched",
-            reopen_count=case["reopen_count"] + 1,
-            closed_at=None,
-            step="handle",
-            due_at=due.isoformat(),
-        )
+    changes = answer_changes(city, settings, case, answer, now)
+    action, to_state = ("reopen", "dispatched") if answer == "no" else ("feedback", "closed")
     record = {
         "action": action,
         "from_state": "closed",
@@ -482,3 +539,102 @@ def feedback(
         "public_note": "",
     }
     return _apply(store, case, changes, record, now)
+
+
+def check_reporter_id(settings: Settings, reporter_id: str) -> str:
+    """``reporter_id`` if it is one (not empty, not too long), else :class:`InvalidInput`."""
+    if not reporter_id:
+        raise InvalidInput("reporter_id: must not be empty")
+    if len(reporter_id) > settings.reporter_id_max_chars:
+        raise InvalidInput(
+            f"reporter_id: longer than {settings.reporter_id_max_chars} characters "
+            "(YIZHAN_REPORTER_ID_MAX_CHARS)"
+        )
+    if "\x00" in reporter_id:
+        raise InvalidInput("reporter_id: contains a NUL character (\\u0000)")
+    return reporter_id
+
+
+# attempts at a "me too" when other confirmations or staff change the case meanwhile
+CONFIRM_ATTEMPTS = 5
+
+
+def confirm(
+    store: Store,
+    settings: Settings,
+    tip_id: str,
+    *,
+    reporter_id: str,
+    address: str = "unknown",
+    limiter: IntakeLimiter | None = None,
+    now: dt.datetime | None = None,
+) -> dict:
+    """A reporter's "me too" (我也遇到) on an open case, counted once per reporter.
+
+    Returns ``tip_id``, ``state``, ``confirmations`` and ``counted``: False, with the count
+    unchanged, when this reporter confirmed the case before or reported it. A counted one is an
+    action (``confirm``, by the role ``reporter``, in the state the case is in) with its event
+    in the outbox, like a staff action; its history row does not name the reporter.
+
+    Raises
+    ------
+    NotFound
+        No such case.
+    Conflict
+        The case is closed or rejected.
+    TooMany
+        Over the same rate limits as tips.
+    """
+    now = (now or dt.datetime.now(CITY_TZ)).astimezone(CITY_TZ)
+    check_reporter_id(settings, reporter_id)
+    for attempt in range(CONFIRM_ATTEMPTS):
+        case = store.get_case(tip_id)
+        if case is None:
+            raise NotFound(f"tip_id: {tip_id!r} does not exist")
+        state = case["state"]
+        if open311_status(state) == "closed":
+            raise Conflict(f"tip_id: {tip_id!r} is {state}: there is nothing to confirm")
+        if attempt == 0:
+            tip = store.get_tip(tip_id)
+            if tip is not None and tip["reporter_id"] == reporter_id:
+                return _confirmed(case, counted=False)  # the reporter's own tip
+            if limiter is not None:
+                limiter.hit(reporter_id=reporter_id, address=address)
+        record = {
+            "action": "confirm",
+            "from_state": state,
+            "to_state": state,
+            "at": now.isoformat(),
+            "role": "reporter",
+            "unit_id": None,
+            "staff_id": None,
+            "note": "",
+            "public_note": "",
+        }
+        mark = {"tip_id": tip_id, "reporter_id": reporter_id, "at": now.isoformat()}
+        try:
+            updated = _apply(
+                store,
+                case,
+                {"confirmations": case["confirmations"] + 1},
+                record,
+                now,
+                confirm=mark,
+            )
+        except AlreadyConfirmed:
+            return _confirmed(case, counted=False)
+        except CaseConflict:
+            if attempt == CONFIRM_ATTEMPTS - 1:
+                raise
+            continue  # the case moved meanwhile: read it again
+        return _confirmed(updated, counted=True)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _confirmed(case: dict, *, counted: bool) -> dict:
+    return {
+        "tip_id": case["tip_id"],
+        "state": case["state"],
+        "confirmations": case["confirmations"],
+        "counted": counted,
+    }

@@ -1,5 +1,6 @@
-"""Tip intake, written once for every way a tip arrives: the phone's POST, and the tips of a data
-pack (later a bulk import or an Open311 request), all stored through the same store path.
+"""Tip intake, written once for every way a tip arrives: the phone's POST, the tips of a data
+pack and a bulk import of cases (:mod:`api.services.imports`; later an Open311 request), all
+stored through the same store paths.
 
 A tip is checked (category, text lengths, coordinates), replayed when its idempotency key was
 seen with the same body, rate limited per reporter and per client address, assigned to its grid
@@ -18,12 +19,14 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from api.services.cases import new_case
+from api.services.cases import check_reporter_id, new_case
 from api.settings import Settings
 from api.stores import TIP_COLUMNS, Store
 from geo import crs as gcrs
@@ -106,13 +109,7 @@ def check_submission(
             f"description: {len(text)} characters is longer than "
             f"{settings.description_max_chars} (YIZHAN_DESCRIPTION_MAX_CHARS)"
         )
-    if not submission.reporter_id:
-        raise InvalidInput("reporter_id: must not be empty")
-    if len(submission.reporter_id) > settings.reporter_id_max_chars:
-        raise InvalidInput(
-            f"reporter_id: longer than {settings.reporter_id_max_chars} characters "
-            "(YIZHAN_REPORTER_ID_MAX_CHARS)"
-        )
+    check_reporter_id(settings, submission.reporter_id)
     if idempotency_key is not None and not (
         1 <= len(idempotency_key) <= settings.idempotency_key_max_chars
     ):
@@ -164,8 +161,9 @@ def submit_tip(
             return Intake(replayed, created=False)
     if limiter is not None:
         limiter.hit(reporter_id=submission.reporter_id, address=address)
-    a = assign_points(city, [wlon], [wlat], workers=1).iloc[0]
-    if a["outside_city"] and not a["street_distance_m"] <= settings.tip_max_outside_m:
+    assigned = assign_points(city, [wlon], [wlat], workers=1)
+    a = assigned.iloc[0]
+    if too_far(assigned, settings)[0]:
         raise OutsideCity(
             f"lon/lat: ({submission.lon!r}, {submission.lat!r}) is "
             f"{a['street_distance_m'] / 1000:.1f} km from the city "
@@ -204,24 +202,45 @@ def new_tip_id(at: dt.datetime) -> str:
     return f"T{at:%Y%m%d}-{secrets.token_hex(6)}"
 
 
+def too_far(assigned: pd.DataFrame, settings: Settings) -> npt.NDArray[np.bool_]:
+    """Which assigned points lie outside every grid cell and further than
+    ``YIZHAN_TIP_MAX_OUTSIDE_M`` from every street: not in this city (refused)."""
+    outside = assigned["outside_city"].fillna(False).to_numpy(dtype=bool)
+    near = assigned["street_distance_m"].to_numpy(dtype=float) <= settings.tip_max_outside_m
+    return outside & ~near
+
+
+def tip_records(
+    table: pd.DataFrame,
+    assigned: pd.DataFrame,
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+) -> list[dict[str, Any]]:
+    """Tips as the store takes them in bulk (:meth:`Store.import_tips`): the tip columns of
+    ``table`` (``reported_at`` as ISO 8601 text) with the assignment of their WGS84 ``lon``,
+    ``lat`` (:func:`geo.assign.assign_points`, row for row), None for what is missing."""
+    table = table.reset_index(drop=True)
+    table = table.drop(columns=[c for c in assigned.columns if c in table.columns])
+    table = pd.concat([table, assigned.reset_index(drop=True)], axis=1)
+    table["lon"], table["lat"] = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    table["outside_city"] = table["outside_city"].fillna(False).astype(bool)
+    records = table[list(TIP_COLUMNS)].astype(object).where(table.notna(), None)
+    return records.to_dict(orient="records")
+
+
 def import_pack_tips(city: City, store: Store) -> int:
     """Assign the data pack's tips and store those whose ``tip_id`` is not stored yet (one
     transaction); return how many were added. The same store path as live tips."""
     tips = city.pack.tips
     if tips is None or len(tips) == 0:
         return 0
-    assigned = assign_points(city, tips.geometry.x.to_numpy(), tips.geometry.y.to_numpy())
-    table = pd.DataFrame(tips.drop(columns=tips.geometry.name)).reset_index(drop=True)
-    table = table.drop(columns=[c for c in assigned.columns if c in table.columns])
-    table = pd.concat([table, assigned], axis=1)
-    table["lon"], table["lat"] = tips.geometry.x.to_numpy(), tips.geometry.y.to_numpy()
+    lon, lat = tips.geometry.x.to_numpy(), tips.geometry.y.to_numpy()
+    table = pd.DataFrame(tips.drop(columns=tips.geometry.name))
     table = table.assign(
         reported_at=table["reported_at"].map(lambda t: t.isoformat()),
         status=table["status"].replace("", "open"),
-        outside_city=table["outside_city"].astype(bool),
     )
-    records = table[list(TIP_COLUMNS)].astype(object).where(table.notna(), None)
-    return store.import_tips(records.to_dict(orient="records"))
+    return store.import_tips(tip_records(table, assign_points(city, lon, lat), lon, lat))
 
 
 def _number(value: Any) -> float | None:

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from api.stores.contract import CASE_COLUMNS, CaseConflict, CaseQuery
+from api.stores.contract import CASE_COLUMNS, AlreadyConfirmed, CaseConflict, CaseQuery
 from api.stores.schema import table
 
 # what a case read shows of its tip
@@ -155,7 +155,7 @@ class CaseTables:
                     .returning(self._confirm.c.tip_id)
                 ).first()
                 if added is None:
-                    raise CaseConflict(f"tip_id: {tip_id!r} was confirmed by this reporter")
+                    raise AlreadyConfirmed(f"tip_id: {tip_id!r} was confirmed by this reporter")
             done = conn.execute(
                 sa.update(c)
                 .where(c.c.tip_id == tip_id, c.c.version == version)
@@ -167,11 +167,10 @@ class CaseTables:
                     "read it again and retry"
                 )
             if "state" in changes:  # the tip's own status: Open311's open or closed
-                status = "closed" if changes["state"] in ("closed", "rejected") else "open"
                 conn.execute(
                     sa.update(self._tips_t)
                     .where(self._tips_t.c.tip_id == tip_id)
-                    .values(status=status)
+                    .values(status=_status(changes["state"]))
                 )
             conn.execute(sa.insert(self._actions).values(tip_id=tip_id, **action))
             conn.execute(
@@ -184,6 +183,20 @@ class CaseTables:
             )
             row = conn.execute(self._case_select.where(c.c.tip_id == tip_id)).mappings().one()
         return _case(row)
+
+    def import_history(self, cases: list[dict], actions: list[dict]) -> None:
+        c, t = self._cases, self._tips_t
+        columns = [n for n in CASE_COLUMNS if n != "tip_id"]
+        rows = [{"b_tip_id": case["tip_id"], **{n: case[n] for n in columns}} for case in cases]
+        statuses = [
+            {"b_tip_id": case["tip_id"], "status": _status(case["state"])} for case in cases
+        ]
+        with self._writing() as conn:  # type: ignore[attr-defined]
+            if rows:
+                conn.execute(sa.update(c).where(c.c.tip_id == sa.bindparam("b_tip_id")), rows)
+                conn.execute(sa.update(t).where(t.c.tip_id == sa.bindparam("b_tip_id")), statuses)
+            if actions:
+                conn.execute(sa.insert(self._actions), actions)
 
     # -- staff --------------------------------------------------------------------------------
 
@@ -291,6 +304,11 @@ class CaseTables:
             return int(
                 conn.execute(sa.select(sa.func.count()).select_from(o).where(*where)).scalar_one()
             )
+
+
+def _status(state: str) -> str:
+    """A tip's status for its case's state: Open311's open or closed."""
+    return "closed" if state in ("closed", "rejected") else "open"
 
 
 def _case(row) -> dict:

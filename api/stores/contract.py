@@ -75,6 +75,10 @@ class CaseConflict(Conflict):
     """A case changed between reading it and acting on it (or a repeated "me too")."""
 
 
+class AlreadyConfirmed(CaseConflict):
+    """A reporter's "me too" on a case they confirmed before: nothing changed."""
+
+
 @dataclass
 class CaseQuery:
     """Filters and paging for the case queue; ``subdistricts`` None means every one (a staff
@@ -91,6 +95,20 @@ class CaseQuery:
     until: dt.datetime | None = None
     limit: int = 100
     offset: int = 0
+
+
+@dataclass
+class NearbyQuery:
+    """Open cases of one category near a WGS84 point: within ``radius_m`` (measured in
+    ``metric_crs``), reported at or after ``since``, at most ``limit`` of them."""
+
+    lon: float
+    lat: float
+    radius_m: float
+    metric_crs: str
+    category: str
+    since: dt.datetime
+    limit: int = 20
 
 
 @dataclass
@@ -192,6 +210,13 @@ class Store(ABC):
         dict of case columns; by default ``reported``, or ``closed`` for a closed tip), in one
         transaction; return how many."""
 
+    @abstractmethod
+    def nearby_cases(self, query: NearbyQuery) -> list[dict]:
+        """The open cases (not closed, not rejected) that ``query`` asks for, nearest first
+        (ties by ``tip_id`` in byte order): each with ``tip_id``, ``reported_at``, ``category``,
+        ``description``, ``street_name``, ``lon``, ``lat``, ``state``, ``confirmations`` and
+        ``distance_m`` (exact, in metres); never the reporter."""
+
     # the case loop (api.stores.cases)
 
     @abstractmethod
@@ -219,6 +244,11 @@ class Store(ABC):
     ) -> dict:
         """Change a case still at ``version``, add ``action`` to its history and ``event`` to
         the outbox, in one transaction; return the case. :class:`CaseConflict` if it moved."""
+
+    @abstractmethod
+    def import_history(self, cases: list[dict], actions: list[dict]) -> None:
+        """Set cases' columns (each dict has every case column) and add their past actions,
+        in one transaction, with no outbox events (a pack's history, replayed)."""
 
     @abstractmethod
     def case_metrics(self, query: MetricsQuery) -> tuple[list[dict], dict]:

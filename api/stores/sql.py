@@ -36,15 +36,17 @@ from api.stores.contract import (
 )
 from api.stores.engines import Target, sqlite_transaction
 from api.stores.metrics import CaseMetrics
+from api.stores.nearby import NearbyCases
 from api.stores.schema import CITY_OFFSET, CityTime, months_table, tips_table, to_instant
 from geo.errors import InvalidInput
 
 FLOAT_COLUMNS = ("lon", "lat", "street_distance_m", "station_distance_m")
 
 
-class SQLStore(CaseTables, CaseMetrics, Store):
+class SQLStore(CaseTables, NearbyCases, CaseMetrics, Store):
     """Tips in the table ``tips`` of a SQLite file or a PostgreSQL database with PostGIS, their
-    cases (:mod:`api.stores.cases`) and the rates of those (:mod:`api.stores.metrics`)."""
+    cases (:mod:`api.stores.cases`), the open cases near a point (:mod:`api.stores.nearby`) and
+    the rates of cases (:mod:`api.stores.metrics`)."""
 
     def __init__(self, target: Target):
         self.backend = target.backend

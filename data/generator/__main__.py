@@ -15,6 +15,7 @@ from data import DEMO_DIR
 from data.generator.check import check_pack
 from data.generator.frames import METRIC_CRS, OX, OY
 from data.generator.grid import build_grid
+from data.generator.history import build_history, build_staff, write_history
 from data.generator.plan import CITY_NAME, RIVER_NAME, make_plan, word_pool
 from data.generator.stations import N_STATIONS, build_stations
 from data.generator.streets import build_streets
@@ -44,6 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     tips = build_tips(np.random.default_rng([SEED, 5]), plan, streets)
     units = build_units(subdistricts)
     write_pack(out_dir, subdistricts, cells, streets, stations, tips, units)
+    cases, history = build_history(np.random.default_rng([SEED, 6]), tips, plan.city)
+    staff, tokens = build_staff(SEED)
+    write_history(out_dir, cases, history, staff)
     summary = check_pack(out_dir, plan)
 
     lon, lat = unproject(
@@ -74,6 +78,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"tip categories {summary['tip_categories']}")
     print(f"units {len(units)}, one for every category in every subdistrict")
+    actions: dict[str, int] = {}
+    for row in history:
+        actions[row["action"]] = actions.get(row["action"], 0) + 1
+    print(f"case history: {len(history)} actions {actions}; {len(cases)} cases from other sources")
+    print("demo staff tokens (for the demo only; `yizhan serve` makes these accounts):")
+    for row in staff:
+        scope = row["unit_id"] or "全市"
+        print(f"  {row['staff_id']:<10} {row['role']:<10} {scope:<5} {tokens[row['staff_id']]}")
     print(
         "self-check passed: valid polygons after rounding; grid "
         f"{summary['grid_noded']}; max cell overlap {summary['max_overlap_m2']:.2e} m2; "

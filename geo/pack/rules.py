@@ -255,13 +255,20 @@ def parse_amenities(value: object) -> list[str]:
     return [p.strip().lower() for p in parts if p.strip()]
 
 
-def parse_timestamps(values: object) -> pd.Series:
+def parse_timestamps(values: object, *, strict: bool = True) -> pd.Series:
     """Aware timestamps in Asia/Shanghai; naive values are taken as local time.
+
+    Parameters
+    ----------
+    values : array_like
+        ISO 8601 texts, or timestamps.
+    strict : bool
+        Raise on a value that does not parse; with False it becomes ``NaT``.
 
     Raises
     ------
     InvalidInput
-        Naming the first row that does not parse.
+        Naming the first row that does not parse (``strict`` only).
     """
     series = pd.Series(values)
     if isinstance(series.dtype, pd.DatetimeTZDtype):
@@ -273,7 +280,7 @@ def parse_timestamps(values: object) -> pd.Series:
         local = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
         parsed[naive] = local.dt.tz_localize(CITY_TZ).dt.tz_convert("UTC")
     bad = parsed.isna()
-    if bad.any():
+    if strict and bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise InvalidInput(
             f"reported_at {text.iloc[row]!r} at row {row + 1} is not an ISO 8601 date-time"

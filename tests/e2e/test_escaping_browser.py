@@ -28,6 +28,8 @@ from test_finder_browser import (
     open_tab,
     result_field,
     show_station,
+    submit,
+    wait_for_tap,
 )
 
 browser = finder.browser
@@ -145,8 +147,8 @@ def test_finder_shows_every_name_as_text(open_page, server):
     phone.wait_for_selector("#yz-cat[data-loaded=true]")
     options = phone.locator("#yz-cat option").all_inner_texts()
     assert f"{category_names()['11']}（{hostile('例')}）" in options
-    fill_report(phone, server, "井盖缺失")
-    phone.click("#yz-submit")
+    point = fill_report(phone, server, "井盖缺失")
+    submit(phone)
     phone.wait_for_selector(".yz-result-dl")
     assert result_field(phone, "类别") == category_names()["11"]
     sub = result_field(phone, "街道")
@@ -155,6 +157,23 @@ def test_finder_shows_every_name_as_text(open_page, server):
     assert street[: street.index(" · ")] in STREET.values()
     station = result_field(phone, "最近驿站")
     assert station[: station.index(" · ")] in STATION.values()
+    # the same hazard again, at the same place (the answer now covers it: a tap from script):
+    # the open case nearby is listed first, its names as text
+    phone.select_option("#yz-cat", "11")
+    phone.evaluate(
+        "([lat, lng]) => YZ.map.fire('click', {latlng: L.latLng(lat, lng)})",
+        [point["lat"], point["lng"]],
+    )
+    wait_for_tap(phone)
+    phone.click("#yz-submit")
+    phone.wait_for_selector(".yz-dup")
+    listed = phone.locator(".yz-dup").first
+    assert listed.locator("b").inner_text() == category_names()["11"]
+    assert set(listed.locator(".yz-dup-meta span").all_inner_texts()) & set(STREET.values())
+    # and in 我的上报
+    open_tab(phone, "mine")
+    phone.wait_for_selector(".yz-mine-item .yz-state")
+    assert text(phone, ".yz-mine-item .yz-mine-head b") == category_names()["11"]
 
 
 def test_heatmap_shows_every_name_as_text(open_page):

@@ -55,10 +55,11 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(tmp_path_factory, *options: str):
-    """``yizhan serve`` (with ``options``) on a free port with a fresh SQLite store; its URL."""
+def serve(tmp_path_factory, *options: str, db: Path | None = None):
+    """``yizhan serve`` (with ``options``) on a free port with a SQLite store (``db``, else a
+    fresh one); its URL."""
     port = _free_port()
-    db = tmp_path_factory.mktemp("e2e") / "t.db"
+    db = db or tmp_path_factory.mktemp("e2e") / "t.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("YIZHAN_")}
     # the installed console script, run outside the checkout: what `pip install .` really gives
     yizhan = shutil.which("yizhan")
@@ -246,6 +247,18 @@ def fill_report(page, server: str, description: str) -> dict:
     return point
 
 
+def submit(page) -> None:
+    """Press 提交上报; when the form first lists open cases of that category nearby (a tip of
+    an earlier test at the same spot), send the report anyway (仍要上报)."""
+    page.click("#yz-submit")
+    page.wait_for_function(
+        """() => !document.getElementById('yz-dups').hidden ||
+            !document.getElementById('yz-report-msg').textContent.startsWith('正在查看')"""
+    )
+    if page.is_visible("#yz-send-anyway"):
+        page.click("#yz-send-anyway")
+
+
 def wait_for_tap(page) -> None:
     """Until the page has taken the tap on the map as the report's position."""
     page.wait_for_function(
@@ -396,7 +409,7 @@ def test_locate_lists_three_nearest_open_and_the_filter_applies(phone, server):
 def test_report_a_hazard_at_a_tapped_position(phone, server):
     description = f"e2e 井盖缺失 {uuid.uuid4().hex[:8]} <b>不是粗体</b>"
     point = fill_report(phone, server, description)
-    phone.click("#yz-submit")
+    submit(phone)
     phone.wait_for_selector(".yz-result-dl")
     assert "已上报" in phone.inner_text("#yz-report-msg")
     result = phone.inner_text("#yz-report-result")
@@ -444,7 +457,7 @@ def test_gaode_basemap_shifts_every_overlay_and_taps_post_gcj02(phone, server):
     report = phone.evaluate("YZ.shownPositions().report")
     # shown where it was tapped, in the basemap's datum
     assert abs(report["lng"] - point["lng"]) < 1e-9 and abs(report["lat"] - point["lat"]) < 1e-9
-    phone.click("#yz-submit")
+    submit(phone)
     phone.wait_for_selector(".yz-result-dl")
     body = json.loads(sent[0].post_data)
     assert body["crs"] == "gcj02"
@@ -512,7 +525,7 @@ def test_a_report_that_cannot_be_sent_is_kept_and_retried(phone, server):
     phone.route("**/api/tips", fail_first_post)
     description = f"e2e 断网 {uuid.uuid4().hex[:8]}"
     fill_report(phone, server, description)
-    phone.click("#yz-submit")
+    submit(phone)
     phone.wait_for_function(f"document.getElementById('yz-report-msg').textContent === '{SAVED}'")
     saved = queue(phone)
     assert len(saved) == 1 and saved[0]["body"]["description"] == description
@@ -546,7 +559,7 @@ def test_a_report_whose_answer_was_lost_is_stored_once_after_reload(phone, serve
     phone.route("**/api/tips", lose_first_answer)
     description = f"e2e 回执丢失 {uuid.uuid4().hex[:8]}"
     fill_report(phone, server, description)
-    phone.click("#yz-submit")
+    submit(phone)
     phone.wait_for_function(f"document.getElementById('yz-report-msg').textContent === '{SAVED}'")
     assert len(queue(phone)) == 1
 
@@ -583,7 +596,7 @@ def test_a_report_answered_429_waits_for_retry_after(phone, server):
     phone.route("**/api/tips", busy_first)
     description = f"e2e 限流 {uuid.uuid4().hex[:8]}"
     fill_report(phone, server, description)
-    phone.click("#yz-submit")
+    submit(phone)
     phone.wait_for_function(
         "document.getElementById('yz-report-msg').textContent === '已保存，稍后自动重试'"
     )
@@ -629,7 +642,7 @@ def test_a_refused_report_is_dropped_from_the_queue_and_given_back(phone, server
     phone.wait_for_function("!YZ.cluster._inZoomAnimation")
     phone.mouse.click(40, 160)
     wait_for_tap(phone)
-    phone.click("#yz-submit")
+    submit(phone)
     phone.wait_for_function(
         "document.getElementById('yz-report-msg').textContent.startsWith('提交失败')"
     )
@@ -649,7 +662,7 @@ def test_report_at_the_device_position(phone, server):
     phone.wait_for_function(
         "document.getElementById('yz-pos-text').textContent.includes('我的位置')"
     )
-    phone.click("#yz-submit")
+    submit(phone)
     phone.wait_for_selector(".yz-result-dl")
     grid_code = result_field(phone, "网格")
     (tip,) = find_tip(server, grid_code, description)

@@ -4,6 +4,7 @@
 
 import { gcjConverter } from "./coords.js";
 import { initLocate, repositionUser, userShown } from "./locate.js";
+import { initMine, refreshMine } from "./mine.js";
 import { fetchNearest, initNearest } from "./nearest.js";
 import { initReport, reportShown, repositionReport, retryPending } from "./report.js";
 import { initSheet } from "./sheet.js";
@@ -47,6 +48,7 @@ initLocate(app);
 initStations(app, () => fetchNearest(false));
 initNearest(app);
 initReport(app);
+initMine();
 app.map.on("baselayerchange", (ev) => setFrame(ev.layer === page.gaode ? "gcj02" : "wgs84"));
 
 window.YZ = {
@@ -60,6 +62,7 @@ window.YZ = {
   frame: () => app.frame,
   shownPositions: () => ({ user: userShown(), report: reportShown() }),
   retryPending,
+  refreshMine,
 };
 
 if (app.map.hasLayer(page.gaode)) setFrame("gcj02");

@@ -1,15 +1,19 @@
-/* Hazard reports waiting to be sent. Each is saved on the phone (localStorage, or memory where
- * storage is refused) before it is sent, and stays until the server answers for good: stored
- * (201) or refused as invalid (a 4xx other than 408 and 429). Every try sends the same
- * Idempotency-Key, so a report is stored once however often it is sent. An answer with
+/* Hazard reports waiting to be sent, and the ones sent. Each is saved on the phone (localStorage,
+ * or memory where storage is refused) before it is sent, and stays until the server answers for
+ * good: stored (201) or refused as invalid (a 4xx other than 408 and 429). Every try sends the
+ * same Idempotency-Key, so a report is stored once however often it is sent. An answer with
  * Retry-After (429 when a phone sends too many) holds the report back until then, across page
- * loads too. */
+ * loads too. A stored report's tip id and receipt (the secret that lets this phone answer
+ * 问题解决了吗) are kept for 我的上报, whenever it was sent. */
 
 const QUEUE_KEY = "yizhan.pendingTips";
 const REPORTER_KEY = "yizhan.reporterId";
+const MINE_KEY = "yizhan.myTips";
+const MINE_MAX = 50; // the newest reports kept in 我的上报
 
 let memoryQueue = [];
 let memoryReporter = null;
+let memoryMine = [];
 const inFlight = new Set();
 
 function storageGet(key) {
@@ -79,6 +83,44 @@ function holdUntil(key, time) {
   saveQueue(loadQueue().map((item) => (item.key === key ? { ...item, not_before: time } : item)));
 }
 
+// The reports this phone sent, newest first: {tip_id, receipt, category_name, description,
+// reported_at, answered}; ``answered`` is the answer given to 问题解决了吗 while it is closed.
+export function myTips() {
+  const raw = storageGet(MINE_KEY);
+  if (raw === null) return memoryMine.slice();
+  try {
+    const list = JSON.parse(raw);
+    return Array.isArray(list) ? list : [];
+  } catch (e) {
+    return [];
+  }
+}
+
+function saveMine(list) {
+  const kept = list.slice(0, MINE_MAX);
+  if (!storageSet(MINE_KEY, JSON.stringify(kept))) memoryMine = kept;
+}
+
+// Keep a stored report (the 201 answer) with its receipt; a replayed answer changes nothing.
+export function rememberTip(tip) {
+  if (!tip || !tip.tip_id || !tip.receipt) return;
+  const list = myTips();
+  if (list.some((t) => t.tip_id === tip.tip_id)) return;
+  list.unshift({
+    tip_id: tip.tip_id,
+    receipt: tip.receipt,
+    category_name: tip.category_name || tip.category || "",
+    description: tip.description || "",
+    reported_at: tip.reported_at || "",
+    answered: null,
+  });
+  saveMine(list);
+}
+
+export function updateMine(tipId, changes) {
+  saveMine(myTips().map((t) => (t.tip_id === tipId ? { ...t, ...changes } : t)));
+}
+
 // May this report be sent at ``now`` (ms), or is it held back by a Retry-After?
 export function isDue(item, now) {
   return !(item.not_before > now);
@@ -114,6 +156,7 @@ export async function send(item) {
   }
   const status = res ? res.status : 0;
   if (res && res.ok) {
+    rememberTip(data); // before it leaves the queue: a reload in between loses nothing
     dequeue(item.key);
     return { outcome: "sent", status, data, waitMs: 0 };
   }

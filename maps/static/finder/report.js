@@ -1,9 +1,13 @@
 /* 上报隐患: a category, a short description and a position (a tap on the map, in the basemap's
- * datum, or the device's own), posted to /api/tips through the offline queue. The answer shows
- * the grid cell, subdistrict, street and station the tip was assigned to, as text. */
+ * datum, or the device's own), posted to /api/tips through the offline queue. Before it is
+ * sent, the open cases of that category nearby are listed (metoo.js): the rider may say
+ * 我也遇到 on one of them instead, or send anyway. The answer shows the grid cell, subdistrict,
+ * street and station the tip was assigned to, as text; its receipt is kept for 我的上报. */
 
 import { $, distanceText, el } from "./dom.js";
 import { locate } from "./locate.js";
+import { askFirst, findNearby, hideNearby } from "./metoo.js";
+import { mineChanged } from "./mine.js";
 import { enqueue, isDue, loadQueue, newKey, reporterId, send } from "./queue.js";
 import { activeTab, setSheet } from "./sheet.js";
 
@@ -136,6 +140,7 @@ function deliver(item, fresh) {
   return send(item).then((answer) => {
     if (answer.outcome === "sent") {
       showResult(answer.data, fresh);
+      mineChanged();
     } else if (answer.outcome === "refused") {
       const detail = (answer.data && answer.data.detail) || "HTTP " + answer.status;
       if (fresh) {
@@ -176,6 +181,35 @@ export function retryPending() {
   return Promise.all(queue.filter((item) => isDue(item, now)).map((item) => deliver(item, null)));
 }
 
+// Clear the form once its report is sent or confirmed elsewhere.
+function clearForm() {
+  $("yz-desc").value = "";
+  clearReportPos();
+  $("yz-report-result").textContent = "";
+}
+
+// Queue the report of ``draft`` and send it.
+function sendDraft(draft) {
+  const item = {
+    key: newKey(),
+    saved_at: new Date().toISOString(),
+    body: {
+      lon: draft.pos.post.lon,
+      lat: draft.pos.post.lat,
+      crs: draft.pos.post.crs,
+      category: draft.category,
+      description: draft.description,
+      reporter_id: reporterId(),
+    },
+  };
+  enqueue(item); // saved before it is sent: a lost connection loses nothing
+  clearForm();
+  reportStatus("正在提交…");
+  deliver(item, draft);
+}
+
+let asking = 0; // the latest submit: an older one's nearby answer is dropped
+
 function submitReport(ev) {
   ev.preventDefault();
   const category = $("yz-cat").value;
@@ -187,25 +221,37 @@ function submitReport(ev) {
     reportStatus("请先在地图上点选位置，或点“用我的位置”。", "err");
     return;
   }
-  const item = {
-    key: newKey(),
-    saved_at: new Date().toISOString(),
-    body: {
-      lon: report.post.lon,
-      lat: report.post.lat,
-      crs: report.post.crs,
-      category: category,
-      description: $("yz-desc").value.trim(),
-      reporter_id: reporterId(),
-    },
+  const draft = {
+    pos: report,
+    how: reportHow,
+    category: category,
+    description: $("yz-desc").value.trim(),
   };
-  enqueue(item); // saved before it is sent: a lost connection loses nothing
-  const draft = { pos: report, how: reportHow };
-  $("yz-desc").value = "";
-  clearReportPos();
+  const ask = ++asking;
+  hideNearby();
   $("yz-report-result").textContent = "";
-  reportStatus("正在提交…");
-  deliver(item, draft);
+  reportStatus("正在查看附近是否已有人上报…");
+  findNearby(draft.pos.post, category).then((cases) => {
+    if (ask !== asking) return;
+    if (!cases || !cases.length) {
+      sendDraft(draft); // nothing open nearby, or offline: the queue takes it
+      return;
+    }
+    reportStatus("");
+    askFirst(cases, {
+      sendAnyway: () => sendDraft(draft),
+      confirmed: (answer) => {
+        clearForm();
+        reportStatus(
+          "已记录“我也遇到”，不用重复上报。这个问题现有 " +
+            (answer.confirmations + 1) +
+            " 人反映，谢谢！",
+          "ok",
+        );
+      },
+      say: reportStatus,
+    });
+  });
 }
 
 export function initReport(state) {

@@ -1,8 +1,15 @@
-/* The bottom sheet: three tabs (附近驿站, 筛选, 上报隐患) over the map, open or collapsed. */
+/* The bottom sheet: four tabs (附近驿站, 筛选, 上报隐患, 我的上报) over the map, open or
+ * collapsed. */
 
 import { $ } from "./dom.js";
 
 let active = "near";
+const listeners = {}; // tab name -> functions called when it is opened
+
+// Call ``fn`` whenever the tab ``name`` is opened.
+export function onOpenTab(name, fn) {
+  (listeners[name] = listeners[name] || []).push(fn);
+}
 
 export function activeTab() {
   return active;
@@ -22,6 +29,7 @@ export function openTab(name) {
     pane.hidden = pane.getAttribute("data-pane") !== name;
   }
   setSheet(true);
+  for (const fn of listeners[name] || []) fn();
 }
 
 function isOpen() {
