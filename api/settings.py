@@ -184,8 +184,8 @@ class Settings(BaseSettings):
             raise ValueError(str(exc)) from None
 
     def working_hours(self) -> WorkHours:
-        """``work_hours``, parsed."""
-        return WorkHours.parse(self.work_hours)
+        """``work_hours``, parsed (once per value: every deadline asks for it)."""
+        return _work_hours(self.work_hours)
 
     def basemaps(self) -> Basemaps:
         """The basemap options every map page takes (``basemap``, ``tianditu_key``,
@@ -213,3 +213,8 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The settings, read from the environment once."""
     return Settings()
+
+
+@lru_cache(maxsize=16)
+def _work_hours(text: str) -> WorkHours:
+    return WorkHours.parse(text)

@@ -18,8 +18,8 @@ import folium
 
 from geo.city import City
 from maps.encode import SCALE
-from maps.page import ModuleApp, Page, TiandituLayer, add_panel, city_map, latlon
-from maps.planning import layer_group, origin, subdistrict_table
+from maps.page import ModuleApp, add_panel
+from maps.planning import layer_group, origin, planning_map, subdistrict_table
 
 TITLE = "案件工作台"
 CASE_PANEL_PX = 440  # the case panel's width in desk.css, kept clear when the map fits the city
@@ -37,23 +37,16 @@ def desk_page(
 ) -> str:
     """The full HTML of the desk. ``page_size`` cases are loaded at a time, at most
     ``page_max`` in one request (the API's limit)."""
-    page = Page(title=TITLE)
-    minx, miny, maxx, maxy = (float(v) for v in city.grid.total_bounds)
-    m = city_map(
-        page,
-        city.grid.total_bounds,
-        zoom_start=13,
-        tile_url_osm=tile_url_osm,
-        show_osm=not (basemap == "tianditu" and tianditu_key),
-        zoom_snap=0.25,
-    )
-    if tianditu_key:
-        TiandituLayer(tianditu_key, show=basemap == "tianditu").add_to(m)
     # clear of the case panel on the right (desk.css: 440 px and its margin)
-    m.fit_bounds(
-        [latlon(minx, miny), latlon(maxx, maxy)],
-        padding_top_left=(24, 24),
-        padding_bottom_right=(CASE_PANEL_PX + 34, 24),
+    page, m = planning_map(
+        city,
+        TITLE,
+        tile_url_osm=tile_url_osm,
+        tianditu_key=tianditu_key,
+        basemap=basemap,
+        panel_px=CASE_PANEL_PX,
+        margin_px=17,
+        zoom_start=13,
     )
     subdistricts = layer_group(m, "街道边界")
     cases = layer_group(m, "案件")

@@ -49,14 +49,25 @@ def share(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
-def planning_map(city: City, title: str, *, tile_url_osm: str, tianditu_key: str, basemap: str):
-    """The page and its map, fitted to the city, clear of the side panel."""
+def planning_map(
+    city: City,
+    title: str,
+    *,
+    tile_url_osm: str,
+    tianditu_key: str,
+    basemap: str,
+    panel_px: int = PANEL_PX,
+    margin_px: int = 12,
+    zoom_start: int = 12,
+):
+    """The page and its map, fitted to the city, clear of the side panel on the right
+    (``panel_px`` wide, ``margin_px`` from the edges)."""
     page = Page(title=title)
     minx, miny, maxx, maxy = (float(v) for v in city.grid.total_bounds)
     m = city_map(
         page,
         city.grid.total_bounds,
-        zoom_start=12,
+        zoom_start=zoom_start,
         tile_url_osm=tile_url_osm,
         show_osm=not (basemap == "tianditu" and tianditu_key),
         zoom_snap=0.25,
@@ -65,8 +76,8 @@ def planning_map(city: City, title: str, *, tile_url_osm: str, tianditu_key: str
         TiandituLayer(tianditu_key, show=basemap == "tianditu").add_to(m)
     m.fit_bounds(
         [latlon(minx, miny), latlon(maxx, maxy)],
-        padding_top_left=(12, 12),
-        padding_bottom_right=(PANEL_PX + 24, 12),
+        padding_top_left=(margin_px, margin_px),
+        padding_bottom_right=(panel_px + 2 * margin_px, margin_px),
     )
     return page, m
 

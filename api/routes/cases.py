@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CityDep, SettingsDep, StoreDep
 from api.errors import error_responses
+from api.routes import next_links
 from api.services import cases as case_service
 from api.services.cases import ACTIONS, STATES, URGENCIES, ActionRequest
 from api.services.imports import Format, import_cases, read_cases
@@ -124,16 +125,7 @@ def list_cases(
         if s not in STATES:
             raise InvalidInput(f"state: {s!r} is not one of {', '.join(STATES)}")
     now = dt.datetime.now(CITY_TZ)
-    subdistricts: tuple[str, ...] | None = None
-    if subdistrict_code is not None:
-        subdistricts = (subdistrict_code,)
-    if staff.role in ("dispatcher", "inspector") and staff.subdistricts:
-        wanted = subdistricts or staff.subdistricts
-        subdistricts = tuple(c for c in wanted if c in staff.subdistricts)
-    if staff.role == "unit":
-        if unit_id is not None and unit_id != staff.unit_id:
-            raise InvalidInput(f"unit_id: a {staff.unit_id} account sees its own unit's cases")
-        unit_id = staff.unit_id
+    subdistricts, unit_id = staff.narrow(subdistrict_code=subdistrict_code, unit_id=unit_id)
     query = CaseQuery(
         now=now,
         states=states,
@@ -154,14 +146,8 @@ def list_cases(
         ],
         "numberMatched": total,
         "numberReturned": len(rows),
-        "links": [],
+        "links": next_links(request, offset=offset, returned=len(rows), total=total, limit=limit),
     }
-    if offset + len(rows) < total:
-        params = dict(request.query_params)
-        params.update(offset=str(offset + len(rows)), limit=str(limit))
-        out["links"].append(
-            {"rel": "next", "href": str(request.url.replace_query_params(**params))}
-        )
     return out
 
 

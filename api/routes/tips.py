@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import CityDep, SettingsDep, StoreDep
 from api.errors import error_responses
 from api.geojson import check_out_crs, parse_bbox, public_tip, tip_feature
+from api.routes import next_links
 from api.services.cases import (
     FIXED,
     STATE_NAMES,
@@ -125,14 +126,8 @@ def list_tips(
         "numberMatched": total,
         "numberReturned": len(tips),
         "features": [tip_feature(t, categories, out_crs=out_crs) for t in tips],
-        "links": [],
+        "links": next_links(request, offset=offset, returned=len(tips), total=total, limit=limit),
     }
-    if offset + len(tips) < total:
-        params = dict(request.query_params)
-        params.update(offset=str(offset + len(tips)), limit=str(limit))
-        out["links"].append(
-            {"rel": "next", "href": str(request.url.replace_query_params(**params))}
-        )
     return out
 
 

@@ -79,7 +79,7 @@ def case_metrics(
     start, end = _bound(since, "since"), _bound(until, "until")
     if start is not None and end is not None and start >= end:
         raise InvalidInput(f"until: {until!r} is not after since {since!r}")
-    subdistricts, unit_id = scope_of(staff)
+    subdistricts, unit_id = (None, None) if staff is None else staff.scope()
     groups, total = store.case_metrics(
         MetricsQuery(
             now=now,
@@ -106,15 +106,6 @@ def case_metrics(
         "groups": rows,
         "city": rates_row(total, CITY_KEY, SCOPED_NAME if scoped else CITY_NAME),
     }
-
-
-def scope_of(staff: Staff | None) -> tuple[tuple[str, ...] | None, str | None]:
-    """The subdistricts (None: all) and the unit (None: any) whose cases ``staff`` sees."""
-    if staff is None or staff.role == "admin":
-        return None, None
-    if staff.role == "unit":
-        return None, staff.unit_id
-    return (staff.subdistricts or None), None
 
 
 def rates_row(counts: dict[str, Any], key: str | None, name: str) -> dict[str, Any]:

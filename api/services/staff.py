@@ -53,6 +53,30 @@ class Staff:
             return case.get("unit_id") == self.unit_id
         return not self.subdistricts or case.get("subdistrict_code") in self.subdistricts
 
+    def scope(self) -> tuple[tuple[str, ...] | None, str | None]:
+        """The subdistricts (None: all) and the unit (None: any) whose cases this account
+        sees."""
+        if self.role == "admin":
+            return None, None
+        if self.role == "unit":
+            return None, self.unit_id
+        return (self.subdistricts or None), None
+
+    def narrow(
+        self, *, subdistrict_code: str | None, unit_id: str | None
+    ) -> tuple[tuple[str, ...] | None, str | None]:
+        """:meth:`scope` narrowed by a listing's filters: a subdistrict outside the scope
+        matches nothing; a unit account asking for another unit is refused."""
+        subdistricts, own_unit = self.scope()
+        if subdistrict_code is not None:
+            inside = subdistricts is None or subdistrict_code in subdistricts
+            subdistricts = (subdistrict_code,) if inside else ()
+        if own_unit is not None:
+            if unit_id is not None and unit_id != own_unit:
+                raise InvalidInput(f"unit_id: a {own_unit} account sees its own unit's cases")
+            unit_id = own_unit
+        return subdistricts, unit_id
+
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()

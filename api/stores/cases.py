@@ -67,6 +67,7 @@ class CaseTables:
         self._confirm = table(b, "confirmations")
         self._secrets = table(b, "store_secrets")
         self._dialect_insert = postgresql.insert if self._pg else sqlite.insert
+        self._secret_values: dict[str, str] = {}  # made once with the store, never changed
         t, c = self._tips_t, self._cases
         self._case_select = sa.select(
             *[t.c[n] for n in CASE_TIP_COLUMNS], *[c.c[n] for n in CASE_COLUMNS if n != "tip_id"]
@@ -239,9 +240,12 @@ class CaseTables:
     # -- secrets and the outbox ---------------------------------------------------------------
 
     def secret(self, name: str) -> str:
-        s = self._secrets
-        with self._reading() as conn:  # type: ignore[attr-defined]
-            return str(conn.execute(sa.select(s.c.value).where(s.c.name == name)).scalar_one())
+        if name not in self._secret_values:  # read once: every new tip's receipt needs it
+            s = self._secrets
+            with self._reading() as conn:  # type: ignore[attr-defined]
+                value = conn.execute(sa.select(s.c.value).where(s.c.name == name)).scalar_one()
+            self._secret_values[name] = str(value)
+        return self._secret_values[name]
 
     def pending_events(self, now: dt.datetime, limit: int) -> list[dict]:
         """Undelivered events due for an attempt, oldest first, and only each case's oldest

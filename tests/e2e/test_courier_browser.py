@@ -8,10 +8,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
+import shutil
 import subprocess
-import sys
-import time
 import urllib.request
 import uuid
 
@@ -23,69 +21,28 @@ browser = finder.browser
 CATEGORY = "11"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def yizhan(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """The command line of this checkout."""
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
-        cwd=finder.ROOT,
+@contextlib.contextmanager
+def serve(tmp_path_factory):
+    """The server on a free port with a fresh SQLite store (without the demo's tips, so that
+    only this test's are near), and an admin token made with `yizhan staff add` on the same
+    store."""
+    db = tmp_path_factory.mktemp("courier") / "courier.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YIZHAN_")}
+    yizhan = shutil.which("yizhan")
+    assert yizhan, "the yizhan command is not installed (pip install .)"
+    added = subprocess.run(
+        [yizhan, "staff", "add", "e2e 管理员", "--role", "admin", "--db", f"sqlite:///{db}"],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
-
-
-@contextlib.contextmanager
-def serve(tmp_path_factory):
-    """This checkout's server on a free port with a fresh SQLite store (without the demo's
-    tips, so that only this test's are near), and an admin token made with `yizhan staff add`
-    on the same store."""
-    port = _free_port()
-    tmp = tmp_path_factory.mktemp("courier")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YIZHAN_")}
-    env.update(YIZHAN_DB=f"sqlite:///{tmp / 'courier.db'}", YIZHAN_IMPORT_PACK_TIPS="false")
-    added = yizhan("staff", "add", "e2e 管理员", "--role", "admin", env=env)
     assert added.returncode == 0, added.stderr
     token = added.stdout.strip()
-    log = (tmp / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=finder.ROOT,
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                output = (tmp / "server.log").read_text()
-                pytest.fail(f"server exited with {proc.returncode}:\n{output}")
-            try:
-                with urllib.request.urlopen(base + "/api/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"no /api/health:\n{(tmp / 'server.log').read_text()}")
-            time.sleep(0.3)
+    with finder.serve(
+        tmp_path_factory, db=db, settings={"YIZHAN_IMPORT_PACK_TIPS": "false"}
+    ) as base:
         yield base, token
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -55,12 +55,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(tmp_path_factory, *options: str, db: Path | None = None):
-    """``yizhan serve`` (with ``options``) on a free port with a SQLite store (``db``, else a
-    fresh one); its URL."""
+def serve(tmp_path_factory, *options: str, db: Path | None = None, settings: dict | None = None):
+    """``yizhan serve`` (with ``options``, and ``YIZHAN_`` ``settings``) on a free port with a
+    SQLite store (``db``, else a fresh one); its URL."""
     port = _free_port()
     db = db or tmp_path_factory.mktemp("e2e") / "t.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("YIZHAN_")}
+    env.update(settings or {})
     # the installed console script, run outside the checkout: what `pip install .` really gives
     yizhan = shutil.which("yizhan")
     assert yizhan, "the yizhan command is not installed (pip install .)"
